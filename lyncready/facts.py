@@ -1,0 +1,356 @@
+"""Facts: one answer from the network, keyed by the question asked, fetched once per audit.
+
+A *fact key* is a frozen dataclass naming the question (``DnsQuery("_ntp._udp.contoso.com", "SRV")``);
+its value is a frozen dataclass describing the answer, failures included (a timeout is data, not an
+exception). A :class:`FactStore` keeps one future per key, so when five checks ask for the same TLS
+handshake one handshake happens and all five await it. Probes (``lyncready.probes``) produce values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+
+if TYPE_CHECKING:
+    from .options import AuditOptions
+
+V = TypeVar("V")
+K = TypeVar("K", bound="FactKey[Any]")
+
+
+class FactKey(Generic[V]):
+    """Base of every fact key. Subclasses are frozen dataclasses, so keys hash by value."""
+
+    __slots__ = ()
+
+    def describe(self) -> str:
+        return repr(self)
+
+
+# --- DNS -------------------------------------------------------------------------------------------
+
+
+class DnsStatus(enum.StrEnum):
+    OK = "ok"
+    NXDOMAIN = "nxdomain"  # the name does not exist
+    NODATA = "nodata"  # the name exists, but has no record of this type
+    TIMEOUT = "timeout"
+    SERVFAIL = "servfail"
+    REFUSED = "refused"
+    ERROR = "error"  # anything else: malformed answer, network error, unexpected rcode
+
+
+@dataclass(frozen=True, slots=True)
+class SrvRecord:
+    priority: int
+    weight: int
+    port: int
+    target: str  # lower case, no trailing dot; "" for the "." no-service target
+
+
+@dataclass(frozen=True, slots=True)
+class DnsAnswer:
+    name: str
+    rdtype: str
+    status: DnsStatus
+    records: tuple[str, ...] = ()  # presentation form of the final RRset
+    srv: tuple[SrvRecord, ...] = ()
+    addresses: tuple[str, ...] = ()
+    cname_chain: tuple[str, ...] = ()  # aliases followed from the name asked to the final owner
+    server: str = ""  # the nameserver that gave this answer
+    reason: str = ""  # for failures: every underlying error, one per server tried
+    ttl: int | None = None
+    used_tcp: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status is DnsStatus.OK
+
+
+@dataclass(frozen=True, slots=True)
+class DnsQuery(FactKey[DnsAnswer]):
+    name: str
+    rdtype: str  # "SRV", "A", "AAAA", "CNAME", "TXT"...
+
+    def describe(self) -> str:
+        return f"DNS {self.rdtype} {self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Addresses(FactKey[DnsAnswer]):
+    """The IPv4 addresses of a name through the audit's resolver (an IP literal answers itself)."""
+
+    name: str
+
+    def describe(self) -> str:
+        return f"addresses of {self.name}"
+
+
+# --- NTP -------------------------------------------------------------------------------------------
+
+
+class NtpStatus(enum.StrEnum):
+    OK = "ok"  # a valid, synchronised server reply
+    INVALID = "invalid"  # a reply came, but it must not be used (see problems)
+    REFUSED = "refused"  # ICMP port unreachable: nothing listens on the port
+    TIMEOUT = "timeout"  # silence
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class NtpReply:
+    address: str
+    port: int
+    status: NtpStatus
+    reason: str = ""
+    problems: tuple[str, ...] = ()  # stable tags: short, mode, version, origin, stratum16, leap3, kod...
+    stratum: int | None = None
+    leap: int | None = None
+    version: int | None = None
+    mode: int | None = None
+    refid: str = ""
+    kod_code: str = ""
+    offset: float | None = None  # seconds, server minus us
+    delay: float | None = None  # round trip, seconds
+    root_delay: float | None = None
+    root_dispersion: float | None = None
+    raw: str = ""  # the reply as hex, for the evidence
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class NtpQuery(FactKey[NtpReply]):
+    address: str
+    port: int = 123
+
+    def describe(self) -> str:
+        return f"NTP {self.address}:{self.port}"
+
+
+# --- HTTP ------------------------------------------------------------------------------------------
+
+
+class ConnStatus(enum.StrEnum):
+    OK = "ok"
+    REFUSED = "refused"
+    TIMEOUT = "timeout"  # connect or answer did not come in time
+    RESET = "reset"
+    TLS_ERROR = "tls_error"
+    PROTOCOL_ERROR = "protocol_error"  # the server spoke, but not HTTP
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    url: str
+    address: str
+    status: ConnStatus
+    code: int | None = None
+    reason_phrase: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    reason: str = ""  # for failures
+    elapsed: float = 0.0
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpQuery(FactKey[HttpResponse]):
+    scheme: str  # "http" or "https" (certificate not verified here: the TLS checks judge it)
+    address: str
+    port: int
+    host: str  # Host header and SNI
+    path: str
+
+    @property
+    def url(self) -> str:
+        default = 80 if self.scheme == "http" else 443
+        hostport = self.host if self.port == default else f"{self.host}:{self.port}"
+        return f"{self.scheme}://{hostport}{self.path}"
+
+    def describe(self) -> str:
+        return f"GET {self.url} via {self.address}"
+
+
+# --- TLS -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TlsHandshake:
+    address: str
+    port: int
+    sni: str
+    status: ConnStatus
+    reason: str = ""
+    version: str = ""  # negotiated, e.g. "TLSv1.3"
+    cipher: str = ""
+    chain: tuple[bytes, ...] = ()  # DER, as the server presented it, leaf first
+    verified: bool | None = None  # chain verified against the trust anchors (hostname not checked)
+    verify_code: int | None = None  # OpenSSL X509 verify code when not verified
+    verify_message: str = ""
+    trust_source: str = ""  # the CA bundle path, or "system store"
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TlsQuery(FactKey[TlsHandshake]):
+    address: str
+    port: int
+    sni: str
+
+    def describe(self) -> str:
+        return f"TLS handshake {self.address}:{self.port} (SNI {self.sni})"
+
+
+@dataclass(frozen=True, slots=True)
+class TlsVersionResult:
+    version: str
+    accepted: bool | None  # None: could not be tested (our OpenSSL lacks it, network failure)
+    reason: str = ""
+    cipher: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TlsVersionQuery(FactKey[TlsVersionResult]):
+    address: str
+    port: int
+    sni: str
+    version: str  # "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"
+
+    def describe(self) -> str:
+        return f"{self.version} handshake {self.address}:{self.port}"
+
+
+# --- the store -------------------------------------------------------------------------------------
+
+
+class ProbeCrash(Exception):
+    """A probe raised instead of returning a failure value: a bug, reported as the check's error."""
+
+
+Probe = Callable[[Any, "ProbeContext"], Awaitable[Any]]
+
+
+@dataclass
+class Limiter:
+    """A global limit on network operations in flight, and one per remote host."""
+
+    total: int
+    per_host: int
+    _global: asyncio.Semaphore = field(init=False)
+    _hosts: dict[str, asyncio.Semaphore] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._global = asyncio.Semaphore(self.total)
+        self.in_flight = 0
+        self.peak = 0
+
+    @contextlib.asynccontextmanager
+    async def slot(self, host: str) -> AsyncIterator[None]:
+        sem = self._hosts.get(host)
+        if sem is None:
+            sem = self._hosts[host] = asyncio.Semaphore(self.per_host)
+        async with sem, self._global:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            try:
+                yield
+            finally:
+                self.in_flight -= 1
+
+
+class ProbeContext:
+    """What a probe may use: the options, the limiter, and the store (to ask for other facts)."""
+
+    def __init__(self, options: AuditOptions, store: FactStore) -> None:
+        self.options = options
+        self.store = store
+        self.limiter = Limiter(options.limits.concurrency, options.limits.per_host)
+        self.cache: dict[str, Any] = {}  # probe-private per-audit state (resolver config, SSL contexts)
+
+    @property
+    def timeout(self) -> float:
+        return self.options.timeouts.probe
+
+    def slot(self, host: str) -> contextlib.AbstractAsyncContextManager[None]:
+        return self.limiter.slot(host)
+
+    async def fact(self, key: FactKey[V]) -> V:
+        return await self.store.get(key)
+
+
+class FactStore:
+    """A memo of facts as futures keyed by the question: each question is asked once per audit."""
+
+    def __init__(self, probes: Mapping[type[FactKey[Any]], Probe], options: AuditOptions) -> None:
+        self._probes = dict(probes)
+        self._memo: dict[FactKey[Any], asyncio.Future[Any]] = {}
+        self.context = ProbeContext(options, self)
+        self.counts: Counter[str] = Counter()  # probes actually run, by key type
+        self.seconds: dict[str, float] = {}
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    def close(self) -> None:
+        """Cancel probes still running (the audit's deadline passed): nothing outlives the audit."""
+        for task in list(self._tasks):
+            task.cancel()
+
+    def known(self) -> Mapping[FactKey[Any], asyncio.Future[Any]]:
+        return self._memo
+
+    async def get(self, key: FactKey[V]) -> V:
+        fut = self._memo.get(key)
+        if fut is None:
+            probe = self._probes.get(type(key))
+            if probe is None:
+                raise ProbeCrash(f"no probe is registered for {type(key).__name__}")
+            fut = asyncio.get_running_loop().create_future()
+            fut.add_done_callback(consume_future)
+            self._memo[key] = fut
+            task = asyncio.ensure_future(self._run(probe, key, fut))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(_consume)
+        # shield: a check that times out must not cancel a fact other checks are waiting for
+        return cast(V, await asyncio.shield(fut))
+
+    async def _run(self, probe: Probe, key: FactKey[Any], fut: asyncio.Future[Any]) -> None:
+        name = type(key).__name__
+        self.counts[name] += 1
+        start = time.perf_counter()
+        try:
+            value = await probe(key, self.context)
+        except asyncio.CancelledError:
+            if not fut.done():
+                fut.set_exception(ProbeCrash(f"{key.describe()}: cancelled"))
+            raise
+        except Exception as exc:
+            if not fut.done():
+                fut.set_exception(ProbeCrash(f"{key.describe()}: probe crashed: {type(exc).__name__}: {exc}"))
+        else:
+            if not fut.done():
+                fut.set_result(value)
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+def consume_future(fut: asyncio.Future[Any]) -> None:
+    """Mark a future's exception as retrieved (so nothing logs 'exception was never retrieved')."""
+    if fut.done() and not fut.cancelled():
+        fut.exception()

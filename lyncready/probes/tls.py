@@ -1,0 +1,216 @@
+"""TLS probes: one handshake per (address, port, SNI), and one per TLS version for the version matrix.
+
+The handshake is made against the audit's trust anchors (``--ca-bundle``, else the system store)
+with host name checking off: the chain verdict is one fact, the name coverage another check's
+judgement. When verification fails, a second handshake without verification fetches what the
+server presented, so a missing intermediate can be told from an unknown root.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from typing import Any
+
+from ..facts import ConnStatus, ProbeContext, TlsHandshake, TlsQuery, TlsVersionQuery, TlsVersionResult
+
+VERSIONS: dict[str, ssl.TLSVersion] = {
+    "TLSv1": ssl.TLSVersion.TLSv1,
+    "TLSv1.1": ssl.TLSVersion.TLSv1_1,
+    "TLSv1.2": ssl.TLSVersion.TLSv1_2,
+    "TLSv1.3": ssl.TLSVersion.TLSv1_3,
+}
+
+
+def trust_source(ctx: ProbeContext) -> str:
+    return ctx.options.ca_bundle or "system store"
+
+
+def _verifying_context(ctx: ProbeContext) -> ssl.SSLContext:
+    cached = ctx.cache.get("tls.verify")
+    if isinstance(cached, ssl.SSLContext):
+        return cached
+    sc = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    sc.check_hostname = False
+    sc.verify_mode = ssl.CERT_REQUIRED
+    _allow_everything(sc)
+    if ctx.options.ca_bundle:
+        sc.load_verify_locations(cafile=ctx.options.ca_bundle)
+    else:
+        sc.load_default_certs()
+    ctx.cache["tls.verify"] = sc
+    return sc
+
+
+def _allow_everything(sc: ssl.SSLContext) -> None:
+    """Offer every version and cipher our OpenSSL has: we observe servers, we do not protect data."""
+    try:
+        sc.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        sc.set_ciphers("ALL:@SECLEVEL=0")
+    except (ValueError, ssl.SSLError):
+        pass
+
+
+def open_context(version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
+    sc = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    sc.check_hostname = False
+    sc.verify_mode = ssl.CERT_NONE
+    _allow_everything(sc)
+    if version is not None:
+        sc.minimum_version = version
+        sc.maximum_version = version
+    return sc
+
+
+def presented_chain(sslobj: Any) -> tuple[bytes, ...]:
+    """The certificates the server sent, leaf first (public API from Python 3.13, private before)."""
+    getter = getattr(sslobj, "get_unverified_chain", None)
+    if getter is None:
+        inner = getattr(sslobj, "_sslobj", None)
+        getter = getattr(inner, "get_unverified_chain", None)
+    if getter is not None:
+        try:
+            certs = getter() or []
+            out: list[bytes] = []
+            for c in certs:
+                out.append(c if isinstance(c, bytes) else c.public_bytes(ssl._ssl.ENCODING_DER))  # type: ignore[attr-defined]
+            if out:
+                return tuple(out)
+        except Exception:
+            pass
+    leaf = sslobj.getpeercert(binary_form=True)
+    return (leaf,) if leaf else ()
+
+
+async def _handshake(
+    address: str, port: int, sni: str, context: ssl.SSLContext, budget: float
+) -> tuple[ConnStatus, str, Any, asyncio.StreamWriter | None]:
+    timeout = budget
+    try:
+        async with asyncio.timeout(timeout):
+            _reader, writer = await asyncio.open_connection(
+                address, port, ssl=context, server_hostname=sni or None, ssl_handshake_timeout=timeout
+            )
+    except TimeoutError:
+        return ConnStatus.TIMEOUT, f"no TLS handshake with {address}:{port} within {timeout:g} s", None, None
+    except ConnectionRefusedError:
+        return (
+            ConnStatus.REFUSED,
+            f"TCP {address}:{port} refused: nothing listens there (or a firewall rejects)",
+            (None),
+            None,
+        )
+    except ssl.SSLCertVerificationError as exc:
+        return ConnStatus.TLS_ERROR, exc.verify_message or str(exc), exc, None
+    except ssl.SSLError as exc:
+        return ConnStatus.TLS_ERROR, f"TLS handshake failed: {exc.reason or exc}", exc, None
+    except ConnectionResetError:
+        return ConnStatus.RESET, f"{address}:{port} reset the connection during the handshake", None, None
+    except OSError as exc:
+        return ConnStatus.ERROR, f"{address}:{port}: {exc.strerror or exc}", None, None
+    return ConnStatus.OK, "", writer.get_extra_info("ssl_object"), writer
+
+
+async def close_writer(writer: asyncio.StreamWriter | None) -> None:
+    if writer is None:
+        return
+    writer.close()
+    try:
+        async with asyncio.timeout(1):
+            await writer.wait_closed()
+    except (TimeoutError, OSError, ssl.SSLError):
+        pass
+
+
+async def probe_tls(key: TlsQuery, ctx: ProbeContext) -> TlsHandshake:
+    source = trust_source(ctx)
+    try:
+        verifying = _verifying_context(ctx)
+    except (OSError, ssl.SSLError) as exc:
+        verifying = None
+        load_error = f"cannot load trust anchors from {source}: {exc}"
+    start = time.perf_counter()
+    verified: bool | None = None
+    code: int | None = None
+    message = ""
+    async with ctx.slot(key.address):
+        status, reason, obj, writer = ConnStatus.ERROR, "", None, None
+        if verifying is not None:
+            status, reason, obj, writer = await _handshake(
+                key.address, key.port, key.sni, verifying, ctx.timeout
+            )
+            if status is ConnStatus.OK:
+                verified = True
+            elif isinstance(obj, ssl.SSLCertVerificationError):
+                verified, code, message = False, obj.verify_code, obj.verify_message or str(obj)
+        else:
+            message = load_error
+        if status is not ConnStatus.OK and (verified is False or verifying is None):
+            # the chain did not verify: look at what the server presents, without verification
+            status, reason, obj, writer = await _handshake(
+                key.address, key.port, key.sni, open_context(), ctx.timeout
+            )
+        elapsed = time.perf_counter() - start
+        if status is not ConnStatus.OK:
+            return TlsHandshake(
+                key.address,
+                key.port,
+                key.sni,
+                status,
+                reason=reason,
+                verified=verified,
+                verify_code=code,
+                verify_message=message,
+                trust_source=source,
+                elapsed=elapsed,
+            )
+        assert obj is not None
+        try:
+            cipher = obj.cipher()
+            return TlsHandshake(
+                key.address,
+                key.port,
+                key.sni,
+                ConnStatus.OK,
+                version=obj.version() or "",
+                cipher=cipher[0] if cipher else "",
+                chain=presented_chain(obj),
+                verified=verified,
+                verify_code=code,
+                verify_message=message,
+                trust_source=source,
+                elapsed=elapsed,
+            )
+        finally:
+            await close_writer(writer)
+
+
+async def probe_tls_version(key: TlsVersionQuery, ctx: ProbeContext) -> TlsVersionResult:
+    version = VERSIONS.get(key.version)
+    if version is None:
+        return TlsVersionResult(key.version, None, reason=f"unknown TLS version {key.version!r}")
+    try:
+        context = open_context(version)
+    except (ValueError, ssl.SSLError) as exc:
+        return TlsVersionResult(
+            key.version, None, reason=f"this machine's OpenSSL cannot offer {key.version}: {exc}"
+        )
+    async with ctx.slot(key.address):
+        status, reason, obj, writer = await _handshake(key.address, key.port, key.sni, context, ctx.timeout)
+        try:
+            if status is ConnStatus.OK:
+                cipher = obj.cipher()
+                return TlsVersionResult(key.version, True, cipher=cipher[0] if cipher else "")
+            if status is ConnStatus.TLS_ERROR:
+                text = str(reason)
+                if "NO_PROTOCOLS_AVAILABLE" in text or "no protocols available" in text:
+                    return TlsVersionResult(
+                        key.version, None, reason=f"this machine's OpenSSL cannot offer {key.version}"
+                    )
+                return TlsVersionResult(key.version, False, reason=text)
+            if status is ConnStatus.RESET:
+                return TlsVersionResult(key.version, False, reason=reason)
+            return TlsVersionResult(key.version, None, reason=reason)
+        finally:
+            await close_writer(writer)
