@@ -136,7 +136,7 @@ class Registry:
     def collect(cls, pm: pluggy.PluginManager, problems: Iterable[PluginProblem] = ()) -> Registry:
         reg = cls(problems=list(problems))
         for hook in HOOKS:
-            for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):  # registration order
+            for impl in getattr(pm.hook, hook).get_hookimpls():  # registration order
                 reg._call(hook, impl.plugin_name, impl.function)
         reg.plugins = describe_plugins(pm)
         return reg

@@ -30,9 +30,7 @@ def _why(name: str, answer: DnsAnswer) -> str:
 
 @target_source(TargetKind.DOMAIN, "--domain")
 async def domains_given(ctx: CheckContext) -> Discovery:
-    targets = tuple(
-        Target(TargetKind.DOMAIN, d, origins=("--domain",), domains=(d,)) for d in ctx.options.domains
-    )
+    targets = tuple(Target(TargetKind.DOMAIN, d, origins=("--domain",), domains=(d,)) for d in ctx.options.domains)
     return Discovery(targets, () if targets else ("no SIP domain given (--domain)",))
 
 
@@ -56,9 +54,7 @@ async def ntp_given(ctx: CheckContext) -> Discovery:
     port = ctx.options.ports.ntp
     return Discovery(
         tuple(
-            Target(
-                TargetKind.NTP, s.host, s.port or port, origins=("--ntp-server",), domains=ctx.options.domains
-            )
+            Target(TargetKind.NTP, s.host, s.port or port, origins=("--ntp-server",), domains=ctx.options.domains)
             for s in ctx.options.ntp_servers
         )
     )
@@ -83,9 +79,7 @@ async def web_from_registrar(ctx: CheckContext) -> Discovery:
             notes.append(_why(name, answer) + "; give --web-fqdn to test the web services anyway")
         for rec in answer.srv:
             if rec.target:
-                targets.append(
-                    Target(TargetKind.WEB, rec.target, origins=(f"SRV {name} target",), domains=(domain,))
-                )
+                targets.append(Target(TargetKind.WEB, rec.target, origins=(f"SRV {name} target",), domains=(domain,)))
     return Discovery(tuple(targets), tuple(notes))
 
 

@@ -1,0 +1,305 @@
+"""The command line: ``lyncready audit | checks | plugins | demo``.
+
+Exit codes follow monitoring-plugins: 0 all passed, 1 warnings, 2 failures, 3 could not run
+(a usage error prints one line and exits 3). Heavy modules load inside the commands, so
+``lyncready --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from .host import Registry
+    from .model import Report
+
+EXIT_UNKNOWN = 3
+FORMATS = ("text", "json", "html")
+
+
+class UsageFailure(click.ClickException):
+    exit_code = EXIT_UNKNOWN
+
+
+def _fail(message: str) -> NoReturn:
+    raise UsageFailure(message)
+
+
+def _registry(plugins_dir: str | None) -> Registry:
+    from .host import PluginLoadError, load_registry
+
+    try:
+        return load_registry(plugins_dir=plugins_dir)
+    except PluginLoadError as exc:
+        _fail(str(exc))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="lyncready")
+def cli() -> None:
+    """Audit whether a network is ready for Lync / Skype for Business desk phones.
+
+    Exit codes: 0 all passed, 1 warnings, 2 failures, 3 could not run.
+    """
+
+
+_plugins_dir_option = click.option(
+    "--plugins-dir", type=click.Path(file_okay=False), help="Also load every *.py file in DIR as a plugin."
+)
+
+
+@cli.command()
+@click.option("--domain", "domains", multiple=True, metavar="DOMAIN", help="A SIP domain (repeatable).")
+@click.option(
+    "--nameserver",
+    "nameservers",
+    multiple=True,
+    metavar="IP[:PORT]",
+    help="DNS server the phones use (repeatable). Default: this machine's resolver configuration.",
+)
+@click.option(
+    "--web-fqdn",
+    "web_fqdns",
+    multiple=True,
+    metavar="FQDN",
+    help="Web services FQDN (default: the _sipinternaltls SRV target).",
+)
+@click.option("--ntp-server", "ntp_servers", multiple=True, metavar="HOST[:PORT]", help="An extra time source.")
+@click.option("--ca-bundle", type=click.Path(dir_okay=False), help="PEM file of trusted roots (default: system store).")
+@click.option(
+    "--device",
+    type=click.Choice(["lpe", "3pip"]),
+    default="lpe",
+    show_default=True,
+    help="Phone family: Lync Phone Edition or third-party IP phones.",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="Report format (default: from --output, else text).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report to FILE instead of stdout.")
+@click.option("--check", "checks", multiple=True, metavar="ID", help="Run only this check (repeatable).")
+@click.option("--skip", "skip", multiple=True, metavar="ID", help="Do not run this check (repeatable).")
+@click.option("--timeout", type=float, metavar="S", help="Seconds for one network exchange [3].")
+@click.option("--check-timeout", type=float, metavar="S", help="Seconds for one check on one target [20].")
+@click.option("--deadline", type=float, metavar="S", help="Seconds for the whole audit [300].")
+@click.option("--concurrency", type=int, metavar="N", help="Network operations in flight at once [64].")
+@click.option("--http-port", type=int, metavar="PORT", help="Port of the HTTP web services [80].")
+@click.option("--https-port", type=int, metavar="PORT", help="Port of the HTTPS web services [443].")
+@click.option("--ntp-port", type=int, metavar="PORT", help="NTP port expected and used for --ntp-server [123].")
+@_plugins_dir_option
+@click.option("--color/--no-color", default=None, help="Colour the text report (default: on a terminal).")
+def audit(
+    domains: tuple[str, ...],
+    nameservers: tuple[str, ...],
+    web_fqdns: tuple[str, ...],
+    ntp_servers: tuple[str, ...],
+    ca_bundle: str | None,
+    device: str,
+    fmt: str | None,
+    output: str | None,
+    checks: tuple[str, ...],
+    skip: tuple[str, ...],
+    timeout: float | None,
+    check_timeout: float | None,
+    deadline: float | None,
+    concurrency: int | None,
+    http_port: int | None,
+    https_port: int | None,
+    ntp_port: int | None,
+    plugins_dir: str | None,
+    color: bool | None,
+) -> None:
+    """Audit SIP domains from the phone's point of view: DNS, NTP, HTTP, HTTPS and TLS."""
+    from .options import OptionError, build_options
+
+    if not domains and not web_fqdns and not ntp_servers:
+        _fail("nothing to audit: give at least one --domain (or --web-fqdn / --ntp-server)")
+    if ca_bundle is not None and not Path(ca_bundle).is_file():
+        _fail(f"--ca-bundle {ca_bundle}: no such file")
+    fmt = _format_for(fmt, output)
+    try:
+        options = build_options(
+            domains=domains,
+            nameservers=nameservers,
+            web_fqdns=web_fqdns,
+            ntp_servers=ntp_servers,
+            ca_bundle=ca_bundle,
+            device=device,
+            checks=checks,
+            skip=skip,
+            timeout=timeout,
+            check_timeout=check_timeout,
+            total_timeout=deadline,
+            concurrency=concurrency,
+            http_port=http_port,
+            https_port=https_port,
+            ntp_port=ntp_port,
+        )
+    except OptionError as exc:
+        _fail(str(exc))
+    registry = _registry(plugins_dir)
+    report = _run(options, registry)
+    _emit(report, fmt, output, color)
+    sys.exit(int(report.exit_code))
+
+
+def _format_for(fmt: str | None, output: str | None) -> str:
+    if fmt is not None:
+        return fmt
+    if output is not None:
+        suffix = Path(output).suffix.lower().lstrip(".")
+        if suffix in ("json", "html"):
+            return suffix
+        if suffix in ("htm",):
+            return "html"
+    return "text"
+
+
+def _run(options: Any, registry: Registry) -> Report:
+    from .options import OptionError
+    from .runner import run_audit
+
+    try:
+        return asyncio.run(run_audit(options, registry))
+    except OptionError as exc:
+        _fail(str(exc))
+
+
+def _emit(report: Report, fmt: str, output: str | None, color: bool | None) -> None:
+    from .report import render, render_text, write_report
+
+    if output is None:
+        text = render_text(report, color=color) if fmt == "text" else render(report, fmt)
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    write_report(report, output, fmt)
+    s = report.summary
+    click.echo(
+        f"lyncready: {s.passed} passed, {s.warned} warnings, {s.failed} failed, {s.errors} errors, "
+        f"{s.skipped} skipped; report written to {output}",
+        err=True,
+    )
+
+
+@cli.command("checks")
+@click.option("--json", "as_json", is_flag=True, help="Print the catalogue as JSON.")
+@_plugins_dir_option
+def checks_cmd(as_json: bool, plugins_dir: str | None) -> None:
+    """List every check: id, title, default severity, plugin, description."""
+    registry = _registry(plugins_dir)
+    rows = [
+        {
+            "id": c.id,
+            "title": c.meta.title,
+            "severity": c.meta.severity.value,
+            "target_kind": c.meta.target_kind.value,
+            "plugin": c.plugin,
+            "description": c.meta.description,
+            "remediation": c.meta.remediation,
+            "fix": c.meta.fix,
+            "references": list(c.meta.references),
+        }
+        for c in registry.checks.values()
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        width = max((len(r["id"]) for r in rows), default=10)
+        for r in rows:
+            click.echo(f"{r['id']:<{width}}  {r['severity']:<4}  {r['target_kind']:<6}  {r['title']}  [{r['plugin']}]")
+    _report_problems(registry)
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print the plugins as JSON.")
+@_plugins_dir_option
+def plugins_cmd(as_json: bool, plugins_dir: str | None) -> None:
+    """List loaded plugins, their versions and the hooks they implement."""
+    registry = _registry(plugins_dir)
+    rows = [
+        {"name": p.name, "version": p.version, "source": p.source, "hooks": list(p.hooks)} for p in registry.plugins
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            click.echo(f"{r['name']:<32} {r['version'] or '-':<8} {r['source']:<11} {', '.join(r['hooks'])}")
+    _report_problems(registry)
+
+
+def _report_problems(registry: Registry) -> None:
+    for p in registry.problems:
+        click.echo(f"lyncready: plugin {p.plugin}: {p.message}", err=True)
+
+
+@cli.command()
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False),
+    default="reports",
+    show_default=True,
+    help="Where demo.json and demo.html are written.",
+)
+@click.option("--device", type=click.Choice(["lpe", "3pip"]), default="lpe", show_default=True)
+@click.option("--color/--no-color", default=None)
+def demo(output_dir: str, device: str, color: bool | None) -> None:
+    """Start the built-in lab (a healthy and a broken SIP domain on loopback) and audit it."""
+    from .report import render_text, write_report
+
+    report = asyncio.run(_demo(device))
+    click.echo(render_text(report, color=color), nl=False)
+    out = Path(output_dir)
+    write_report(report, out / "demo.json", "json")
+    write_report(report, out / "demo.html", "html")
+    click.echo(f"Reports: {out / 'demo.json'}  {out / 'demo.html'}")
+    sys.exit(int(report.exit_code))
+
+
+async def _demo(device: str) -> Report:
+    from . import audit_async
+    from .lab import Lab
+
+    async with Lab() as lab:
+        kwargs = lab.audit_kwargs()
+        kwargs["device"] = device
+        click.echo(
+            f"Lab: DNS {lab.nameserver}, NTP port {lab.ntp_port}, HTTP port {lab.http_port}, "
+            f"HTTPS port {lab.https_port}; healthy {lab.HEALTHY}, broken {lab.BROKEN}",
+            err=True,
+        )
+        return await audit_async(**kwargs)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: runs the CLI and maps every usage error to exit code 3 with one line."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="lyncready", standalone_mode=False)
+    except click.UsageError as exc:
+        if type(exc).__name__.startswith("NoArgsIsHelp") and exc.ctx is not None:
+            click.echo(exc.ctx.get_help())  # bare 'lyncready': the help, and 3 as for any usage error
+            return EXIT_UNKNOWN
+        click.echo(f"lyncready: error: {exc.format_message()}", err=True)
+        return EXIT_UNKNOWN
+    except click.ClickException as exc:
+        click.echo(f"lyncready: error: {exc.format_message()}", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("lyncready: aborted", err=True)
+        return EXIT_UNKNOWN
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_UNKNOWN
+    return 0
+
+
+def run() -> NoReturn:
+    """Console-script entry point."""
+    sys.exit(main())
