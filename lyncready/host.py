@@ -204,7 +204,5 @@ def load_registry(
     extra_plugins: Sequence[Any] = (),
     autoload: bool | None = None,
 ) -> Registry:
-    pm, problems = make_plugin_manager(
-        plugins_dir=plugins_dir, extra_plugins=extra_plugins, autoload=autoload
-    )
+    pm, problems = make_plugin_manager(plugins_dir=plugins_dir, extra_plugins=extra_plugins, autoload=autoload)
     return Registry.collect(pm, problems)

@@ -159,9 +159,7 @@ class Audit:
                 for t in fut.result().targets:
                     discovered[t.key] = t
         order = {c.id: i for i, c in enumerate(self.checks)}
-        results = sorted(
-            self.results, key=lambda r: (order.get(r.check_id, -1), KIND_ORDER[r.target_kind], r.target)
-        )
+        results = sorted(self.results, key=lambda r: (order.get(r.check_id, -1), KIND_ORDER[r.target_kind], r.target))
         return Report(
             tool_version=__version__,
             started_at=started_wall.isoformat(timespec="seconds"),
@@ -170,9 +168,7 @@ class Audit:
             arguments=self.options.as_dict(),
             plugins=tuple(self.registry.plugins),
             checks=tuple(c.meta for c in self.checks),
-            targets=tuple(
-                sorted(discovered.values(), key=lambda t: (KIND_ORDER[t.kind], t.name, t.port or 0))
-            ),
+            targets=tuple(sorted(discovered.values(), key=lambda t: (KIND_ORDER[t.kind], t.name, t.port or 0))),
             results=tuple(results),
             notes=tuple(f"{p.plugin}: {p.message}" for p in self.registry.problems),
         )
@@ -184,9 +180,7 @@ class Audit:
         if not disc.targets:
             why = "; ".join(disc.notes) or f"no {kind.value} target was found or given"
             for c in checks:
-                self.results.append(
-                    self._result(c, Target(kind, "(none)"), Status.SKIP, f"Not run: {why}", 0.0)
-                )
+                self.results.append(self._result(c, Target(kind, "(none)"), Status.SKIP, f"Not run: {why}", 0.0))
             return
         for t in disc.targets:
             for c in checks:
@@ -220,9 +214,7 @@ class Audit:
                 time.perf_counter() - start,
             )
         except ProbeCrash as exc:
-            return self._result(
-                check, target, Status.ERROR, f"A probe failed: {exc}", time.perf_counter() - start
-            )
+            return self._result(check, target, Status.ERROR, f"A probe failed: {exc}", time.perf_counter() - start)
         except Exception as exc:
             return self._result(
                 check,
@@ -272,9 +264,7 @@ class Audit:
         )
 
     def _deadline_reached(self) -> None:
-        why = (
-            f"The audit's deadline ({self.options.timeouts.total:g} s) was reached before this check finished"
-        )
+        why = f"The audit's deadline ({self.options.timeouts.total:g} s) was reached before this check finished"
         for job in self._pending.values():
             self.results.append(self._result(job.check, job.target, Status.ERROR, why, 0.0))
         self._pending.clear()

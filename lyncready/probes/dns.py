@@ -53,9 +53,7 @@ def _norm(name: dns.name.Name | str) -> str:
     return str(name).rstrip(".").lower()
 
 
-async def _ask(
-    qname: str, rdtype: str, ctx: ProbeContext
-) -> tuple[dns.message.Message | None, str, str, bool]:
+async def _ask(qname: str, rdtype: str, ctx: ProbeContext) -> tuple[dns.message.Message | None, str, str, bool]:
     """Ask each nameserver in turn. Returns (response or None, server, reasons, used_tcp)."""
     servers = _nameservers(ctx)
     if not servers:
@@ -195,7 +193,5 @@ async def probe_addresses(key: Addresses, ctx: ProbeContext) -> DnsAnswer:
     """IPv4 addresses, as the phones use. An IP literal needs no lookup."""
     name = key.name.strip().rstrip(".")
     if _is_ip(name):
-        return DnsAnswer(
-            name, "A", DnsStatus.OK, records=(name,), addresses=(name,), reason="an address literal"
-        )
+        return DnsAnswer(name, "A", DnsStatus.OK, records=(name,), addresses=(name,), reason="an address literal")
     return await ctx.fact(DnsQuery(name.lower(), "A"))

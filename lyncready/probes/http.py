@@ -78,14 +78,11 @@ async def probe_http(key: HttpQuery, ctx: ProbeContext) -> HttpResponse:
             except TimeoutError:
                 return fail(
                     ConnStatus.TIMEOUT,
-                    f"{key.address}:{key.port} accepted the connection but sent no "
-                    f"HTTP answer within {timeout:g} s",
+                    f"{key.address}:{key.port} accepted the connection but sent no HTTP answer within {timeout:g} s",
                 )
             except asyncio.IncompleteReadError as exc:
                 if not exc.partial:
-                    return fail(
-                        ConnStatus.RESET, f"{key.address}:{key.port} closed the connection without answering"
-                    )
+                    return fail(ConnStatus.RESET, f"{key.address}:{key.port} closed the connection without answering")
                 return fail(ConnStatus.PROTOCOL_ERROR, f"incomplete HTTP answer: {exc.partial[:80]!r}")
             except asyncio.LimitOverrunError:
                 return fail(ConnStatus.PROTOCOL_ERROR, f"HTTP headers larger than {MAX_HEAD} bytes")

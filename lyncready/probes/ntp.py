@@ -58,9 +58,7 @@ def build_request(transmit: bytes) -> bytes:
     return data[:40] + transmit
 
 
-def parse_reply(
-    data: bytes, sent: bytes, t1: float, t4: float, address: str, port: int, elapsed: float
-) -> NtpReply:
+def parse_reply(data: bytes, sent: bytes, t1: float, t4: float, address: str, port: int, elapsed: float) -> NtpReply:
     """Judge one datagram as an answer to the request whose transmit timestamp was ``sent``."""
     raw = data[:128].hex()
     if len(data) < 48:
@@ -104,9 +102,7 @@ def parse_reply(
         reasons.append(f"version {version} is not an NTP version")
     if data[24:32] != sent:
         problems.append("origin")
-        reasons.append(
-            "origin timestamp does not echo our transmit timestamp (spoofed, stale or not an NTP reply)"
-        )
+        reasons.append("origin timestamp does not echo our transmit timestamp (spoofed, stale or not an NTP reply)")
     if stratum == 0:
         kod = refid_raw.decode("ascii", "replace").rstrip("\x00")
         problems.append("kod")
@@ -169,9 +165,7 @@ async def probe_ntp(key: NtpQuery, ctx: ProbeContext) -> NtpReply:
     async with ctx.slot(key.address):
         start = time.perf_counter()
         try:
-            transport, client = await loop.create_datagram_endpoint(
-                _Client, remote_addr=(key.address, key.port)
-            )
+            transport, client = await loop.create_datagram_endpoint(_Client, remote_addr=(key.address, key.port))
         except OSError as exc:
             return NtpReply(key.address, key.port, NtpStatus.ERROR, reason=f"cannot open a UDP socket: {exc}")
         try:
@@ -198,17 +192,12 @@ async def probe_ntp(key: NtpQuery, ctx: ProbeContext) -> NtpReply:
                             key.port,
                             NtpStatus.REFUSED,
                             elapsed=elapsed,
-                            reason=f"UDP port {key.port} refused (ICMP port unreachable): nothing "
-                            "listens there",
+                            reason=f"UDP port {key.port} refused (ICMP port unreachable): nothing listens there",
                         )
-                    return NtpReply(
-                        key.address, key.port, NtpStatus.ERROR, reason=str(problem), elapsed=elapsed
-                    )
+                    return NtpReply(key.address, key.port, NtpStatus.ERROR, reason=str(problem), elapsed=elapsed)
                 if get in done:
                     data, t4 = get.result()
-                    reply = parse_reply(
-                        data, sent, t1, t4, key.address, key.port, time.perf_counter() - start
-                    )
+                    reply = parse_reply(data, sent, t1, t4, key.address, key.port, time.perf_counter() - start)
                     if reply.status is NtpStatus.OK or "origin" not in reply.problems:
                         return reply
                     last_invalid = reply  # a stray datagram: keep listening for the real answer
@@ -219,8 +208,7 @@ async def probe_ntp(key: NtpQuery, ctx: ProbeContext) -> NtpReply:
                 key.port,
                 NtpStatus.TIMEOUT,
                 elapsed=time.perf_counter() - start,
-                reason=f"no answer on UDP {key.port} within {timeout:g} s (dropped by a firewall, "
-                "or the host is down)",
+                reason=f"no answer on UDP {key.port} within {timeout:g} s (dropped by a firewall, or the host is down)",
             )
         finally:
             transport.close()

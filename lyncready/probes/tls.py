@@ -137,9 +137,7 @@ async def probe_tls(key: TlsQuery, ctx: ProbeContext) -> TlsHandshake:
     async with ctx.slot(key.address):
         status, reason, obj, writer = ConnStatus.ERROR, "", None, None
         if verifying is not None:
-            status, reason, obj, writer = await _handshake(
-                key.address, key.port, key.sni, verifying, ctx.timeout
-            )
+            status, reason, obj, writer = await _handshake(key.address, key.port, key.sni, verifying, ctx.timeout)
             if status is ConnStatus.OK:
                 verified = True
             elif isinstance(obj, ssl.SSLCertVerificationError):
@@ -148,9 +146,7 @@ async def probe_tls(key: TlsQuery, ctx: ProbeContext) -> TlsHandshake:
             message = load_error
         if status is not ConnStatus.OK and (verified is False or verifying is None):
             # the chain did not verify: look at what the server presents, without verification
-            status, reason, obj, writer = await _handshake(
-                key.address, key.port, key.sni, open_context(), ctx.timeout
-            )
+            status, reason, obj, writer = await _handshake(key.address, key.port, key.sni, open_context(), ctx.timeout)
         elapsed = time.perf_counter() - start
         if status is not ConnStatus.OK:
             return TlsHandshake(
@@ -193,9 +189,7 @@ async def probe_tls_version(key: TlsVersionQuery, ctx: ProbeContext) -> TlsVersi
     try:
         context = open_context(version)
     except (ValueError, ssl.SSLError) as exc:
-        return TlsVersionResult(
-            key.version, None, reason=f"this machine's OpenSSL cannot offer {key.version}: {exc}"
-        )
+        return TlsVersionResult(key.version, None, reason=f"this machine's OpenSSL cannot offer {key.version}: {exc}")
     async with ctx.slot(key.address):
         status, reason, obj, writer = await _handshake(key.address, key.port, key.sni, context, ctx.timeout)
         try:
