@@ -190,10 +190,17 @@ def _emit(report: Report, fmt: str, output: str | None, color: bool | None) -> N
 
 @cli.command("checks")
 @click.option("--json", "as_json", is_flag=True, help="Print the catalogue as JSON.")
+@click.option("--markdown", "as_markdown", is_flag=True, help="Print the catalogue as Markdown (docs/checks.md).")
 @_plugins_dir_option
-def checks_cmd(as_json: bool, plugins_dir: str | None) -> None:
+def checks_cmd(as_json: bool, as_markdown: bool, plugins_dir: str | None) -> None:
     """List every check: id, title, default severity, plugin, description."""
     registry = _registry(plugins_dir)
+    if as_markdown:
+        from .catalogue import render_markdown
+
+        click.echo(render_markdown(registry), nl=False)
+        _report_problems(registry)
+        return
     rows = [
         {
             "id": c.id,
