@@ -89,7 +89,8 @@ def name_matches(pattern: str, name: str) -> tuple[bool, bool]:
         base = pattern[2:]
         if base.count(".") >= 1 and "." in name:
             head, rest = name.split(".", 1)
-            return (bool(head) and rest == base), True
+            matched = bool(head) and rest == base
+            return matched, matched
     return False, False
 
 
