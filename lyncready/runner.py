@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import time
 import traceback
@@ -29,6 +30,7 @@ from .model import (
     Status,
     Target,
     TargetKind,
+    to_jsonable,
 )
 from .options import AuditOptions, OptionError
 
@@ -231,8 +233,9 @@ class Audit:
             target_kind=target.kind,
             status=status,
             summary=outcome.summary,
-            findings=outcome.findings,
-            evidence=outcome.evidence,
+            # evidence and arguments as JSON types, so a report read back from JSON equals the original
+            findings=tuple(dataclasses.replace(f, args=to_jsonable(f.args)) for f in outcome.findings),
+            evidence=to_jsonable(outcome.evidence),
             remediation=check.meta.remediation if status in (Status.WARN, Status.FAIL) else "",
             fix=outcome.fix if status in (Status.WARN, Status.FAIL) else "",
             duration=round(time.perf_counter() - start, 4),
