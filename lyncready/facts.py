@@ -250,11 +250,11 @@ class Limiter:
     per_host: int
     _global: asyncio.Semaphore = field(init=False)
     _hosts: dict[str, asyncio.Semaphore] = field(init=False, default_factory=dict)
+    in_flight: int = field(init=False, default=0)
+    peak: int = field(init=False, default=0)  # the most operations seen in flight at once
 
     def __post_init__(self) -> None:
         self._global = asyncio.Semaphore(self.total)
-        self.in_flight = 0
-        self.peak = 0
 
     @contextlib.asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:

@@ -68,8 +68,14 @@ def make_plugin_manager(
     problems: list[PluginProblem] = []
     if builtins:
         for name in DEFAULT_PLUGINS:
-            mod = importlib.import_module(name)
-            pm.register(mod, name)
+            try:
+                pm.register(importlib.import_module(name), name)
+            except Exception as exc:  # a broken install must still run the rest and say what is missing
+                problems.append(
+                    PluginProblem(
+                        name, f"cannot load built-in plugin: {type(exc).__name__}: {exc}", traceback.format_exc()
+                    )
+                )
     if autoload is None:
         autoload = not os.environ.get(DISABLE_AUTOLOAD_ENV)
     if autoload:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+import warnings
 from typing import Any
 
 from ..facts import ConnStatus, ProbeContext, TlsHandshake, TlsQuery, TlsVersionQuery, TlsVersionResult
@@ -46,7 +47,9 @@ def _verifying_context(ctx: ProbeContext) -> ssl.SSLContext:
 def _allow_everything(sc: ssl.SSLContext) -> None:
     """Offer every version and cipher our OpenSSL has: we observe servers, we do not protect data."""
     try:
-        sc.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            sc.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
         sc.set_ciphers("ALL:@SECLEVEL=0")
     except (ValueError, ssl.SSLError):
         pass
@@ -58,8 +61,11 @@ def open_context(version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
     sc.verify_mode = ssl.CERT_NONE
     _allow_everything(sc)
     if version is not None:
-        sc.minimum_version = version
-        sc.maximum_version = version
+        with warnings.catch_warnings():
+            # Python deprecates TLS 1.0/1.1; we offer them on purpose, to see what old phones would get
+            warnings.simplefilter("ignore", DeprecationWarning)
+            sc.minimum_version = version
+            sc.maximum_version = version
     return sc
 
 
