@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from reportcheck import validated
 
 import lyncready
 from lyncready import (
@@ -109,7 +110,9 @@ class Plugin:
 
 def run(plugin: Any, ids: list[str], **kw: Any) -> lyncready.Report:
     kw.setdefault("domains", ["a.test", "b.test"])
-    return lyncready.audit(checks=ids, plugins=[plugin], autoload=False, **kw)
+    report = lyncready.audit(checks=ids, plugins=[plugin], autoload=False, **kw)
+    validated(report)
+    return report
 
 
 # --- tests ---------------------------------------------------------------------------------------
@@ -243,6 +246,7 @@ def test_a_plugin_that_raises_while_registering_is_reported_and_the_audit_runs()
     report = lyncready.audit(
         domains=["a.test"], checks=["fine1"], autoload=False, plugins=[Broken(), Plugin([make_check("fine1", fine)])]
     )
+    validated(report)
     load = report.results_for("plugin_load")
     assert len(load) == 1 and load[0].status is Status.ERROR
     assert "register_checks failed: RuntimeError: plugin bug" in load[0].summary
@@ -284,6 +288,7 @@ def test_plugins_dir_loads_files_and_reports_broken_ones(tmp_path: Path) -> None
     )
     (tmp_path / "broken.py").write_text("import not_a_module_anywhere\n")
     report = lyncready.audit(domains=["x.test"], checks=["dir_check"], autoload=False, plugins_dir=str(tmp_path))
+    validated(report)
     assert report.results_for("dir_check")[0].summary == "saw x.test"
     assert report.results_for("dir_check")[0].plugin == "good.py"
     assert any("broken.py" in r.target and r.status is Status.ERROR for r in report.results_for("plugin_load"))
