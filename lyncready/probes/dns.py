@@ -9,7 +9,9 @@ chains are followed; each nameserver is tried in turn, like a phone's resolver d
 from __future__ import annotations
 
 import ipaddress
+import socket
 
+import dns.asyncbackend
 import dns.asyncquery
 import dns.exception
 import dns.flags
@@ -65,9 +67,18 @@ async def _ask(qname: str, rdtype: str, ctx: ProbeContext) -> tuple[dns.message.
         query.flags |= dns.flags.RD
         try:
             async with ctx.slot(ns.host):
-                response, used_tcp = await dns.asyncquery.udp_with_fallback(
-                    query, ns.host, timeout=ctx.timeout, port=ns.port
+                # a *connected* UDP socket receives the ICMP port-unreachable of a closed port as
+                # ConnectionRefusedError at once; dnspython's own unconnected socket would wait the timeout
+                family = socket.AF_INET6 if ":" in ns.host else socket.AF_INET
+                udp = await dns.asyncbackend.get_default_backend().make_socket(  # type: ignore[no-untyped-call]
+                    family, socket.SOCK_DGRAM, 0, None, (ns.host, ns.port)
                 )
+                try:
+                    response, used_tcp = await dns.asyncquery.udp_with_fallback(
+                        query, ns.host, timeout=ctx.timeout, port=ns.port, udp_sock=udp
+                    )
+                finally:
+                    await udp.close()
         except dns.exception.Timeout:
             errors.append(f"{ns}: no answer within {ctx.timeout:g} s")
             continue
