@@ -269,7 +269,9 @@ def test_ntp_faults_refused_silent_garbage(lab: RealLab, garbage_ntp: int) -> No
     assert tags(by_port[f"127.0.0.1:{closed}"]) == {"ntp.refused"}
     assert by_port[f"127.0.0.1:{closed}"].evidence["replies"][f"127.0.0.1:{closed}"]["status"] == "refused"
     assert tags(by_port[f"127.0.0.1:{silent}"]) == {"ntp.silent"}
-    assert tags(by_port[f"127.0.0.1:{garbage_ntp}"]) == {"ntp.origin"}
+    garbage = by_port[f"127.0.0.1:{garbage_ntp}"]
+    assert garbage.status is Status.FAIL and tags(garbage) == {"ntp.mode"}
+    assert set(garbage.findings[0].args["problems"]) >= {"mode", "origin"}
     assert by_port[lab.ntp.hostport].status is Status.PASS
     sane = {r.target: r for r in report.results if r.check_id == "ntp_time_sane"}
     assert sane[f"127.0.0.1:{silent}"].status is Status.SKIP
