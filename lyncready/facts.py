@@ -232,6 +232,64 @@ class TlsVersionQuery(FactKey[TlsVersionResult]):
         return f"{self.version} handshake {self.address}:{self.port}"
 
 
+# --- DHCP ------------------------------------------------------------------------------------------
+
+
+class DhcpStatus(enum.StrEnum):
+    OK = "ok"  # at least one reply
+    NO_ANSWER = "no_answer"  # nothing within the window
+    NO_PRIVILEGE = "no_privilege"  # raw sockets / port 68 need root or CAP_NET_RAW + CAP_NET_BIND_SERVICE
+    ERROR = "error"  # no such interface, interface without IPv4 address (INFORM), socket errors
+
+
+@dataclass(frozen=True, slots=True)
+class DhcpReply:
+    """One reply as it came off the wire. Options are every instance in wire order (RFC 3396 not joined)."""
+
+    message_type: int  # 2 OFFER, 5 ACK, 6 NAK (option 53); 0 when missing
+    server_id: str  # option 54, "" when missing
+    source: str  # IP source address of the packet
+    source_mac: str
+    yiaddr: str
+    giaddr: str
+    options: tuple[tuple[int, bytes], ...]
+    elapsed: float  # seconds from our request to this reply
+    raw: bytes = b""  # the BOOTP/DHCP payload (UDP data), for evidence and offline decoding
+
+    def option(self, code: int) -> bytes | None:
+        """The value of an option, instances concatenated as RFC 3396 says; None when absent."""
+        parts = [v for c, v in self.options if c == code]
+        return b"".join(parts) if parts else None
+
+
+@dataclass(frozen=True, slots=True)
+class DhcpReplies:
+    status: DhcpStatus
+    reason: str = ""
+    replies: tuple[DhcpReply, ...] = ()
+    request: bytes = b""  # what we sent (UDP data)
+    xid: int = 0
+    mac: str = ""
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DhcpProbe(FactKey[DhcpReplies]):
+    """Ask for what a phone gets: DHCPINFORM (or DISCOVER, never followed by REQUEST) as MS-UC-Client."""
+
+    interface: str
+    mode: str = "inform"  # "inform" | "discover"
+    server: str | None = None  # unicast to this server; None: broadcast
+    giaddr: str | None = None  # relay agent address (audit a remote VLAN's scope); replies come to giaddr:67
+    vendor_class: str | None = "MS-UC-Client"  # option 60; None: send none (to prove 43 is not sent then)
+    window: float = 5.0  # seconds to collect replies (servers that ping before offering need about 3 s)
+
+    def describe(self) -> str:
+        how = f"to {self.server}" if self.server else "broadcast"
+        relay = f" via giaddr {self.giaddr}" if self.giaddr else ""
+        return f"DHCP{self.mode.upper()} {how}{relay} on {self.interface} (option 60 {self.vendor_class!r})"
+
+
 # --- the store -------------------------------------------------------------------------------------
 
 
