@@ -53,6 +53,7 @@ class Severity(enum.StrEnum):
 class TargetKind(enum.StrEnum):
     """What a check examines. Targets of one kind are discovered once per audit."""
 
+    DHCP = "dhcp"  # a DHCP probe: an interface, and how to ask (INFORM/DISCOVER, server, relay)
     DOMAIN = "domain"  # a SIP domain given by the user
     NTP = "ntp"  # a time source: host name or address, with the port it is asked on
     WEB = "web"  # a web services FQDN (Certificate Provisioning, WebTicket)

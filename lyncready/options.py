@@ -110,6 +110,20 @@ class Thresholds:
     cert_expiry_warn_days: int = 30
 
 
+DEFAULT_DHCP_WINDOW = 5.0  # seconds to collect DHCP replies; servers that ping before offering need ~3 s
+
+
+@dataclass(frozen=True, slots=True)
+class DhcpSettings:
+    """The DHCP probe of an audit: where and how to ask as a phone would (none without an interface)."""
+
+    interface: str | None = None
+    mode: str = "inform"  # "inform" | "discover" (never followed by REQUEST)
+    server: str | None = None  # unicast to this server
+    giaddr: str | None = None  # relay agent address: audit a remote VLAN's scope
+    window: float = DEFAULT_DHCP_WINDOW
+
+
 @dataclass(frozen=True, slots=True)
 class AuditOptions:
     domains: tuple[str, ...] = ()
@@ -124,6 +138,7 @@ class AuditOptions:
     limits: Limits = field(default_factory=Limits)
     ports: Ports = field(default_factory=Ports)
     thresholds: Thresholds = field(default_factory=Thresholds)
+    dhcp: DhcpSettings = field(default_factory=DhcpSettings)
     extra: dict[str, Any] = field(default_factory=dict)  # for plugins: namespaced settings
 
     def as_dict(self) -> dict[str, Any]:
@@ -167,6 +182,11 @@ def build_options(
     ntp_offset_warn: float | None = None,
     ntp_offset_fail: float | None = None,
     cert_expiry_warn_days: int | None = None,
+    interface: str | None = None,
+    dhcp_mode: str = "inform",
+    dhcp_server: str | None = None,
+    giaddr: str | None = None,
+    dhcp_timeout: float | None = None,
     extra: dict[str, Any] | None = None,
 ) -> AuditOptions:
     """Validate loose arguments (strings as a user types them) into :class:`AuditOptions`."""
@@ -205,6 +225,25 @@ def build_options(
         th = dataclasses.replace(th, ntp_offset_fail=ntp_offset_fail)
     if cert_expiry_warn_days is not None:
         th = dataclasses.replace(th, cert_expiry_warn_days=cert_expiry_warn_days)
+    if dhcp_mode not in ("inform", "discover"):
+        raise OptionError("dhcp mode must be 'inform' or 'discover'")
+    for label, addr in (("dhcp server", dhcp_server), ("giaddr", giaddr)):
+        if addr is not None:
+            try:
+                ipaddress.IPv4Address(addr)
+            except ValueError:
+                raise OptionError(f"{label} {addr!r} is not an IPv4 address") from None
+    if (dhcp_server or giaddr or dhcp_timeout is not None or dhcp_mode != "inform") and not interface:
+        raise OptionError("the DHCP options need --interface (the interface to probe from)")
+    if dhcp_timeout is not None and dhcp_timeout <= 0:
+        raise OptionError("dhcp timeout must be positive")
+    dhcp = DhcpSettings(
+        interface=interface,
+        mode=dhcp_mode,
+        server=dhcp_server,
+        giaddr=giaddr,
+        window=dhcp_timeout if dhcp_timeout is not None else DEFAULT_DHCP_WINDOW,
+    )
     seen: list[str] = []
     for d in domains:
         n = normalise_domain(d)
@@ -223,5 +262,6 @@ def build_options(
         limits=lim,
         ports=p,
         thresholds=th,
+        dhcp=dhcp,
         extra=dict(extra or {}),
     )
