@@ -315,7 +315,7 @@ def test_schema_rejects_missing_required_key(validator: Draft202012Validator, pa
         ("ok", ("results", 0, "status")),
         ("PASS", ("results", 0, "status")),
         ("error", ("results", 1, "findings", 0, "level")),
-        ("dhcp", ("results", 0, "target_kind")),
+        ("sip", ("results", 0, "target_kind")),
         ("host", ("targets", 0, "kind")),
         (70000, ("targets", 1, "port")),
         ("critical", ("checks", 0, "severity")),
