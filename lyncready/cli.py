@@ -93,6 +93,17 @@ _plugins_dir_option = click.option(
 @click.option("--http-port", type=int, metavar="PORT", help="Port of the HTTP web services [80].")
 @click.option("--https-port", type=int, metavar="PORT", help="Port of the HTTPS web services [443].")
 @click.option("--ntp-port", type=int, metavar="PORT", help="NTP port expected and used for --ntp-server [123].")
+@click.option("--interface", metavar="IFACE", help="Probe DHCP on this interface, as a phone on that VLAN would.")
+@click.option(
+    "--dhcp-mode",
+    type=click.Choice(["inform", "discover"]),
+    default="inform",
+    show_default=True,
+    help="DHCPINFORM as phones send it, or DISCOVER (never followed by REQUEST: no lease is taken).",
+)
+@click.option("--dhcp-server", metavar="IP", help="Unicast the DHCP probe to this server.")
+@click.option("--giaddr", metavar="IP", help="Relay agent address: audit the scope of a remote phone VLAN.")
+@click.option("--dhcp-timeout", type=float, metavar="S", help="Seconds to collect DHCP replies [5].")
 @_plugins_dir_option
 @click.option("--color/--no-color", default=None, help="Colour the text report (default: on a terminal).")
 def audit(
@@ -113,14 +124,19 @@ def audit(
     http_port: int | None,
     https_port: int | None,
     ntp_port: int | None,
+    interface: str | None,
+    dhcp_mode: str,
+    dhcp_server: str | None,
+    giaddr: str | None,
+    dhcp_timeout: float | None,
     plugins_dir: str | None,
     color: bool | None,
 ) -> None:
-    """Audit SIP domains from the phone's point of view: DNS, NTP, HTTP, HTTPS and TLS."""
+    """Audit SIP domains from the phone's point of view: DHCP, DNS, NTP, HTTP, HTTPS and TLS."""
     from .options import OptionError, build_options
 
-    if not domains and not web_fqdns and not ntp_servers:
-        _fail("nothing to audit: give at least one --domain (or --web-fqdn / --ntp-server)")
+    if not domains and not web_fqdns and not ntp_servers and not interface:
+        _fail("nothing to audit: give at least one --domain (or --interface / --web-fqdn / --ntp-server)")
     if ca_bundle is not None and not Path(ca_bundle).is_file():
         _fail(f"--ca-bundle {ca_bundle}: no such file")
     fmt = _format_for(fmt, output)
@@ -141,6 +157,11 @@ def audit(
             http_port=http_port,
             https_port=https_port,
             ntp_port=ntp_port,
+            interface=interface,
+            dhcp_mode=dhcp_mode,
+            dhcp_server=dhcp_server,
+            giaddr=giaddr,
+            dhcp_timeout=dhcp_timeout,
         )
     except OptionError as exc:
         _fail(str(exc))

@@ -25,6 +25,8 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     ("args", "message"),
     [
         (["audit"], "nothing to audit"),
+        (["audit", "--domain", "a.test", "--giaddr", "10.1.2.3"], "need --interface"),
+        (["audit", "--interface", "eth0", "--dhcp-server", "dhcp.example"], "not an IPv4 address"),
         (["audit", "--domain", "a.test", "--bogus"], "No such option '--bogus'"),
         (["audit", "--domain", "a.test", "--check", "nope"], "unknown check id 'nope'"),
         (["audit", "--domain", "a.test", "--nameserver", "dns.example"], "give an IP address"),
