@@ -10,6 +10,7 @@ from .host import Registry
 from .model import TargetKind
 
 KIND_TEXT = {
+    TargetKind.DHCP: "once per DHCP probe (--interface)",
     TargetKind.DOMAIN: "once per SIP domain",
     TargetKind.NTP: "once per time source (SRV _ntp._udp targets, --ntp-server, DHCP options 4/42)",
     TargetKind.WEB: "once per web services FQDN (--web-fqdn, DHCP option 43, else the _sipinternaltls target)",

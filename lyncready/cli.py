@@ -305,6 +305,78 @@ async def _demo(device: str) -> Report:
         return await audit_async(**kwargs)
 
 
+@cli.group()
+def dhcp() -> None:
+    """DHCP as a phone sees it: probe a VLAN, decode pasted option hex."""
+
+
+@dhcp.command("probe")
+@click.option("--interface", required=True, metavar="IFACE", help="The interface on the phone VLAN.")
+@click.option("--dhcp-mode", "mode", type=click.Choice(["inform", "discover"]), default="inform", show_default=True)
+@click.option("--dhcp-server", "server", metavar="IP", help="Unicast to this server.")
+@click.option("--giaddr", metavar="IP", help="Relay agent address (audit a remote VLAN's scope).")
+@click.option("--dhcp-timeout", "window", type=float, default=5.0, show_default=True, metavar="S")
+@click.option("--no-vendor-class", is_flag=True, help="Ask without option 60 (what a non-phone client gets).")
+@click.option("--device", type=click.Choice(["lpe", "3pip"]), default="lpe", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the replies and their decoding as JSON.")
+def dhcp_probe(
+    interface: str,
+    mode: str,
+    server: str | None,
+    giaddr: str | None,
+    window: float,
+    no_vendor_class: bool,
+    device: str,
+    as_json: bool,
+) -> None:
+    """Send what a Lync phone sends (DHCPINFORM as MS-UC-Client) and decode what comes back. No lease is taken."""
+    from .dhcpview import probe_and_describe
+
+    code, text = asyncio.run(
+        probe_and_describe(
+            interface=interface,
+            mode=mode,
+            server=server,
+            giaddr=giaddr,
+            window=window,
+            vendor_class=None if no_vendor_class else "MS-UC-Client",
+            device=device,
+            as_json=as_json,
+        )
+    )
+    click.echo(text, nl=not text.endswith("\n"))
+    sys.exit(code)
+
+
+@dhcp.command("decode")
+@click.option(
+    "--option",
+    "option",
+    default="auto",
+    show_default=True,
+    metavar="43|119|120|4|42|...|auto",
+    help="Which option the hex is.",
+)
+@click.option("--device", type=click.Choice(["lpe", "3pip"]), default="lpe", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.argument("hex_text", nargs=-1, metavar="[HEX]")
+def dhcp_decode(option: str, device: str, as_json: bool, hex_text: tuple[str, ...]) -> None:
+    """Decode option hex as people paste it (Wireshark, DHCPUtil lines, Cisco 'option 43 hex ...'); stdin if no HEX.
+
+    Exit 0 when valid, 2 when not, 3 when the input is not hex at all.
+    """
+    from .dhcpview import decode_and_describe
+
+    text_in = " ".join(hex_text) if hex_text else sys.stdin.read()
+    if option != "auto" and not option.isdigit():
+        _fail(f"--option {option!r}: give an option number (43, 119, 120, ...) or auto")
+    code, text = decode_and_describe(text_in, None if option == "auto" else int(option), device, as_json)
+    if code == EXIT_UNKNOWN:
+        _fail(text)
+    click.echo(text, nl=not text.endswith("\n"))
+    sys.exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: runs the CLI and maps every usage error to exit code 3 with one line."""
     try:

@@ -33,6 +33,7 @@ DISABLE_AUTOLOAD_ENV = "LYNCREADY_DISABLE_PLUGIN_AUTOLOAD"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "lyncready.plugins.probes",
     "lyncready.plugins.targets",
+    "lyncready.plugins.dhcp",
     "lyncready.plugins.dns_srv",
     "lyncready.plugins.ntp",
     "lyncready.plugins.web",

@@ -1,4 +1,4 @@
-"""Built-in probes: DNS, NTP, HTTP and TLS facts (see :mod:`lyncready.facts`)."""
+"""Built-in probes: DNS, NTP, HTTP, TLS and DHCP facts (see :mod:`lyncready.facts`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from lyncready import hookimpl
 from lyncready.facts import (
     Addresses,
+    DhcpProbe,
     DnsQuery,
     FactKey,
     HttpQuery,
@@ -20,7 +21,7 @@ from lyncready.facts import (
 
 @hookimpl
 def register_probes(register: Callable[[type[FactKey[Any]], Probe], None]) -> None:
-    from lyncready.probes import dns, http, ntp, tls
+    from lyncready.probes import dhcp, dns, http, ntp, tls
 
     register(DnsQuery, dns.probe_dns)
     register(Addresses, dns.probe_addresses)
@@ -28,3 +29,4 @@ def register_probes(register: Callable[[type[FactKey[Any]], Probe], None]) -> No
     register(HttpQuery, http.probe_http)
     register(TlsQuery, tls.probe_tls)
     register(TlsVersionQuery, tls.probe_tls_version)
+    register(DhcpProbe, dhcp.probe_dhcp)

@@ -25,6 +25,7 @@ from lyncready import (
 from lyncready.facts import ConnStatus, TlsHandshake, TlsQuery, TlsVersionQuery, TlsVersionResult
 
 from ._common import SEED_ARTICLE, addresses, dns_problem, registrars
+from .dhcp import registrars_from_option_120
 
 TLS_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 PRETTY = {"TLSv1": "TLS 1.0", "TLSv1.1": "TLS 1.1", "TLSv1.2": "TLS 1.2", "TLSv1.3": "TLS 1.3"}
@@ -172,6 +173,7 @@ async def tls_certificate_names(ctx: CheckContext, target: Target) -> Outcome:
     if early is not None:
         return early
     pools = await registrars(ctx, target.domains) if target.domains else []
+    pools += [p for p in await registrars_from_option_120(ctx) if p not in pools]  # what DHCP tells phones
     required = [target.name, *(p for p in pools if p != target.name)]
     f = Findings()
     leaves = []

@@ -33,6 +33,11 @@ from lyncready.host import DEFAULT_PLUGINS, load_registry
 from lyncready.model import ExitCode, Result, exit_code_for
 
 BUILTIN_IDS = {
+    "dhcp_server_response",
+    "dhcp_option_120",
+    "dhcp_option_43",
+    "dhcp_option_119",
+    "dhcp_time_servers",
     "dns_sipinternaltls_srv",
     "dns_ntp_srv",
     "dns_strict_naming",
