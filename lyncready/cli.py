@@ -104,6 +104,7 @@ _plugins_dir_option = click.option(
 @click.option("--dhcp-server", metavar="IP", help="Unicast the DHCP probe to this server.")
 @click.option("--giaddr", metavar="IP", help="Relay agent address: audit the scope of a remote phone VLAN.")
 @click.option("--dhcp-timeout", type=float, metavar="S", help="Seconds to collect DHCP replies [5].")
+@click.option("--netns", metavar="NAME", help="Probe DHCP from inside this network namespace (ip netns).")
 @_plugins_dir_option
 @click.option("--color/--no-color", default=None, help="Colour the text report (default: on a terminal).")
 def audit(
@@ -129,6 +130,7 @@ def audit(
     dhcp_server: str | None,
     giaddr: str | None,
     dhcp_timeout: float | None,
+    netns: str | None,
     plugins_dir: str | None,
     color: bool | None,
 ) -> None:
@@ -162,6 +164,7 @@ def audit(
             dhcp_server=dhcp_server,
             giaddr=giaddr,
             dhcp_timeout=dhcp_timeout,
+            netns=netns,
         )
     except OptionError as exc:
         _fail(str(exc))
@@ -317,6 +320,7 @@ def dhcp() -> None:
 @click.option("--giaddr", metavar="IP", help="Relay agent address (audit a remote VLAN's scope).")
 @click.option("--dhcp-timeout", "window", type=float, default=5.0, show_default=True, metavar="S")
 @click.option("--no-vendor-class", is_flag=True, help="Ask without option 60 (what a non-phone client gets).")
+@click.option("--netns", metavar="NAME", help="Probe from inside this network namespace (ip netns).")
 @click.option("--device", type=click.Choice(["lpe", "3pip"]), default="lpe", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the replies and their decoding as JSON.")
 def dhcp_probe(
@@ -326,6 +330,7 @@ def dhcp_probe(
     giaddr: str | None,
     window: float,
     no_vendor_class: bool,
+    netns: str | None,
     device: str,
     as_json: bool,
 ) -> None:
@@ -342,6 +347,7 @@ def dhcp_probe(
             vendor_class=None if no_vendor_class else "MS-UC-Client",
             device=device,
             as_json=as_json,
+            netns=netns,
         )
     )
     click.echo(text, nl=not text.endswith("\n"))

@@ -176,11 +176,18 @@ async def probe_and_describe(
     vendor_class: str | None,
     device: str,
     as_json: bool,
+    netns: str | None = None,
 ) -> tuple[int, str]:
     from .probes.dhcp import run_dhcp_probe
 
     key = DhcpProbe(
-        interface=interface, mode=mode, server=server, giaddr=giaddr, vendor_class=vendor_class, window=window
+        interface=interface,
+        mode=mode,
+        server=server,
+        giaddr=giaddr,
+        vendor_class=vendor_class,
+        window=window,
+        netns=netns,
     )
     replies = await run_dhcp_probe(key)
     code, lines = describe_replies(replies, key, device)

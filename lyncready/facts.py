@@ -283,11 +283,13 @@ class DhcpProbe(FactKey[DhcpReplies]):
     giaddr: str | None = None  # relay agent address (audit a remote VLAN's scope); replies come to giaddr:67
     vendor_class: str | None = "MS-UC-Client"  # option 60; None: send none (to prove 43 is not sent then)
     window: float = 5.0  # seconds to collect replies (servers that ping before offering need about 3 s)
+    netns: str | None = None  # probe from inside this network namespace (`ip netns` name or a path)
 
     def describe(self) -> str:
         how = f"to {self.server}" if self.server else "broadcast"
         relay = f" via giaddr {self.giaddr}" if self.giaddr else ""
-        return f"DHCP{self.mode.upper()} {how}{relay} on {self.interface} (option 60 {self.vendor_class!r})"
+        where = f" in netns {self.netns}" if self.netns else ""
+        return f"DHCP{self.mode.upper()} {how}{relay} on {self.interface}{where} (option 60 {self.vendor_class!r})"
 
 
 # --- the store -------------------------------------------------------------------------------------

@@ -122,6 +122,7 @@ class DhcpSettings:
     server: str | None = None  # unicast to this server
     giaddr: str | None = None  # relay agent address: audit a remote VLAN's scope
     window: float = DEFAULT_DHCP_WINDOW
+    netns: str | None = None  # probe from inside this network namespace
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +188,7 @@ def build_options(
     dhcp_server: str | None = None,
     giaddr: str | None = None,
     dhcp_timeout: float | None = None,
+    netns: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> AuditOptions:
     """Validate loose arguments (strings as a user types them) into :class:`AuditOptions`."""
@@ -233,7 +235,7 @@ def build_options(
                 ipaddress.IPv4Address(addr)
             except ValueError:
                 raise OptionError(f"{label} {addr!r} is not an IPv4 address") from None
-    if (dhcp_server or giaddr or dhcp_timeout is not None or dhcp_mode != "inform") and not interface:
+    if (dhcp_server or giaddr or netns or dhcp_timeout is not None or dhcp_mode != "inform") and not interface:
         raise OptionError("the DHCP options need --interface (the interface to probe from)")
     if dhcp_timeout is not None and dhcp_timeout <= 0:
         raise OptionError("dhcp timeout must be positive")
@@ -243,6 +245,7 @@ def build_options(
         server=dhcp_server,
         giaddr=giaddr,
         window=dhcp_timeout if dhcp_timeout is not None else DEFAULT_DHCP_WINDOW,
+        netns=netns,
     )
     seen: list[str] = []
     for d in domains:

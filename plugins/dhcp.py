@@ -53,6 +53,7 @@ def probe_key(
         giaddr=d.giaddr,
         vendor_class=vendor_class,
         window=d.window,
+        netns=d.netns,
     )
 
 

@@ -248,3 +248,19 @@ def test_dhcp_probe_command_prints_what_the_phone_receives(lab: NetLab) -> None:
         ["lyncready", "dhcp", "probe", "--interface", "br0", "--dhcp-timeout", "1", "--no-vendor-class", "--json"]
     )
     assert "43" not in json.loads(bare.stdout)["replies"][0]["options"]
+
+
+def test_probe_from_the_host_into_a_named_namespace(lab: NetLab) -> None:
+    """--netns: the probe thread enters the namespace; the rest of the audit stays where it is."""
+    import asyncio
+
+    from lyncready.probes.dhcp import run_dhcp_probe
+
+    server = lab.add_server()
+    lab.dnsmasq(server, DhcpOptions())
+    replies = asyncio.run(run_dhcp_probe(DhcpProbe(interface="br0", window=1.0, netns=lab.client)))
+    assert replies.status is DhcpStatus.OK, replies.reason
+    assert decode_option(120, replies.replies[0].option(120) or b"").value["names"] == ["lync.example.test"]
+    missing = asyncio.run(run_dhcp_probe(DhcpProbe(interface="br0", window=1.0, netns="no-such-ns-lyncready")))
+    assert missing.status is DhcpStatus.ERROR
+    assert "cannot enter network namespace 'no-such-ns-lyncready'" in missing.reason

@@ -33,6 +33,7 @@ kept as every instance in wire order; :meth:`DhcpReply.option` joins RFC 3396 sp
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import errno
 import ipaddress
 import os
@@ -42,7 +43,9 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from ..facts import DhcpProbe, DhcpReplies, DhcpReply, DhcpStatus, ProbeContext
 
@@ -423,6 +426,54 @@ def _valid_ipv4(text: str) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class _NetnsError:
+    reason: str
+
+
+CLONE_NEWNET = 0x40000000
+T = TypeVar("T")
+
+
+def _enter_netns(name: str) -> None:
+    """Move the calling thread (only it) into a network namespace: `ip netns` name or a path."""
+    import ctypes
+
+    path = name if "/" in name else f"/run/netns/{name}"
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+    finally:
+        os.close(fd)
+
+
+async def _in_netns(netns: str | None, fn: Callable[..., T], *args: Any) -> T | _NetnsError:
+    """Run blocking ``fn`` in a worker thread, inside ``netns`` when given.
+
+    A namespace switch applies to one thread, so each call gets a fresh thread that ends with it:
+    no pooled thread is ever left in another namespace.
+    """
+    if netns is None:
+        return await asyncio.to_thread(fn, *args)
+
+    def run() -> T | _NetnsError:
+        try:
+            _enter_netns(netns)
+        except OSError as exc:
+            why = "needs CAP_SYS_ADMIN (root)" if exc.errno == errno.EPERM else (exc.strerror or str(exc))
+            return _NetnsError(f"cannot enter network namespace {netns!r}: {why}")
+        return fn(*args)
+
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="lyncready-netns")
+    try:
+        return await asyncio.get_running_loop().run_in_executor(executor, run)
+    finally:
+        executor.shutdown(wait=False)
+
+
 async def run_dhcp_probe(key: DhcpProbe) -> DhcpReplies:
     """Run one DHCP probe (usable outside an audit). Never raises; failures are DhcpReplies statuses."""
     start = time.perf_counter()
@@ -439,7 +490,9 @@ async def run_dhcp_probe(key: DhcpProbe) -> DhcpReplies:
             return fail(DhcpStatus.ERROR, f"{what} {value!r} is not an IPv4 address")
     if not hasattr(socket, "AF_PACKET"):
         return fail(DhcpStatus.ERROR, "DHCP probing needs Linux (raw AF_PACKET sockets)")
-    iface = interface_info(key.interface)
+    iface = await _in_netns(key.netns, interface_info, key.interface)
+    if isinstance(iface, _NetnsError):
+        return fail(DhcpStatus.ERROR, iface.reason)
     if isinstance(iface, str):
         return fail(DhcpStatus.ERROR, iface)
     mac = _mac_text(iface.mac)
@@ -470,7 +523,10 @@ async def run_dhcp_probe(key: DhcpProbe) -> DhcpReplies:
     src_ip = (iface.ipv4 or key.giaddr) if key.giaddr else ciaddr  # a relay agent sends from its own address
     plan = _Plan(iface, payload, xid, src_ip, port, key.server, max(0.0, key.window))
     try:
-        outcome = await asyncio.to_thread(_exchange, plan)
+        ran = await _in_netns(key.netns, _exchange, plan)
+        if isinstance(ran, _NetnsError):
+            return fail(DhcpStatus.ERROR, ran.reason, request=payload, xid=xid, mac=mac)
+        outcome = ran
     finally:
         plan.stop.set()  # when cancelled, the worker thread ends at its next read
     if outcome.no_privilege:
