@@ -2,8 +2,8 @@
 
 domain  <- --domain
 ntp     <- SRV _ntp._udp.<domain> targets (with the SRV port), --ntp-server
-web     <- --web-fqdn; else (fallback) the _sipinternaltls._tcp.<domain> targets, as DHCPUtil
-           defaults the web server to the SIP server
+web     <- --web-fqdn; else the _sipinternaltls._tcp.<domain> targets, as DHCPUtil defaults the web
+           server to the SIP server (and DHCP option 43, from the DHCP plugin)
 """
 
 from __future__ import annotations
@@ -70,8 +70,15 @@ async def web_given(ctx: CheckContext) -> Discovery:
     )
 
 
-@target_source(TargetKind.WEB, "SRV _sipinternaltls._tcp", fallback=True)
+@target_source(TargetKind.WEB, "SRV _sipinternaltls._tcp")
 async def web_from_registrar(ctx: CheckContext) -> Discovery:
+    """The Registrar's web services, unless --web-fqdn names the web FQDN explicitly.
+
+    DHCP option 43 does not replace them: it names where phones get their certificate, while the
+    web services of each SIP domain's Registrar pool are still used after sign-in.
+    """
+    if ctx.options.web_fqdns:
+        return Discovery()
     targets, notes = [], []
     for domain, answer in await srv_answers(ctx, SIP_SRV):
         name = SIP_SRV.format(domain=domain)

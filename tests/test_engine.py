@@ -348,3 +348,33 @@ def test_targets_from_several_sources_are_merged_with_their_origins() -> None:
     assert a.key == b.key
     m = a.merged(b)
     assert m.origins == ("--web-fqdn", "SRV x") and m.domains == ("contoso.test", "f.test")
+
+
+def test_a_fallback_target_source_is_used_only_when_no_other_source_found_targets() -> None:
+    from lyncready import Discovery, TargetSource, target_source
+
+    @target_source(TargetKind.DOMAIN, "preferred")
+    async def preferred(ctx: CheckContext) -> Discovery:
+        names = ctx.options.extra.get("preferred", [])
+        return Discovery(tuple(Target(TargetKind.DOMAIN, n, origins=("preferred",)) for n in names))
+
+    @target_source(TargetKind.DOMAIN, "fallback", fallback=True)
+    async def fallback(ctx: CheckContext) -> Discovery:
+        return Discovery((Target(TargetKind.DOMAIN, "fallback.test", origins=("fallback",)),))
+
+    class Sources:
+        @hookimpl
+        def register_target_sources(self, register: Callable[[TargetSource], None]) -> None:
+            register(preferred)
+            register(fallback)
+
+    async def name(ctx: CheckContext, target: Target) -> Outcome:
+        return Outcome(target.name)
+
+    plugin = Plugin([make_check("names", name)])
+    with_preferred = lyncready.audit(
+        checks=["names"], plugins=[plugin, Sources()], autoload=False, extra={"preferred": ["p.test"]}
+    )
+    assert sorted(r.target for r in with_preferred.results) == ["p.test"]
+    without = lyncready.audit(checks=["names"], plugins=[plugin, Sources()], autoload=False)
+    assert sorted(r.target for r in without.results) == ["fallback.test"]
