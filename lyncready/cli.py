@@ -279,12 +279,20 @@ def _report_problems(registry: Registry) -> None:
     help="Where demo.json and demo.html are written.",
 )
 @click.option("--device", type=click.Choice(["lpe", "3pip"]), default="lpe", show_default=True)
+@click.option(
+    "--dhcp/--no-dhcp",
+    default=None,
+    help="Include the DHCP layer (a phone VLAN in network namespaces; needs root). Default: when root.",
+)
 @click.option("--color/--no-color", default=None)
-def demo(output_dir: str, device: str, color: bool | None) -> None:
+def demo(output_dir: str, device: str, dhcp: bool | None, color: bool | None) -> None:
     """Start the built-in lab (a healthy and a broken SIP domain on loopback) and audit it."""
     from .report import render_text, write_report
 
-    report = asyncio.run(_demo(device))
+    try:
+        report = asyncio.run(_demo(device, dhcp))
+    except OSError as exc:
+        _fail(f"cannot start the lab: {exc}")
     click.echo(render_text(report, color=color), nl=False)
     out = Path(output_dir)
     write_report(report, out / "demo.json", "json")
@@ -293,18 +301,14 @@ def demo(output_dir: str, device: str, color: bool | None) -> None:
     sys.exit(int(report.exit_code))
 
 
-async def _demo(device: str) -> Report:
+async def _demo(device: str, dhcp: bool | None) -> Report:
     from . import audit_async
     from .lab import Lab
 
-    async with Lab() as lab:
+    async with Lab(dhcp=dhcp) as lab:
         kwargs = lab.audit_kwargs()
         kwargs["device"] = device
-        click.echo(
-            f"Lab: DNS {lab.nameserver}, NTP port {lab.ntp_port}, HTTP port {lab.http_port}, "
-            f"HTTPS port {lab.https_port}; healthy {lab.HEALTHY}, broken {lab.BROKEN}",
-            err=True,
-        )
+        click.echo(f"Lab: healthy SIP domain {lab.HEALTHY}, broken {lab.BROKEN}\n{lab.describe()}", err=True)
         return await audit_async(**kwargs)
 
 

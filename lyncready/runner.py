@@ -58,6 +58,13 @@ def status_of(outcome: Outcome, check: Check) -> Status:
     return status
 
 
+def _capped(level: Level, check: Check) -> Level:
+    """A finding of an advisory (warn-severity) check is at most a warning, like its result."""
+    if level is Level.FAIL and check.meta.severity.value == "warn":
+        return Level.WARN
+    return level
+
+
 @dataclass
 class _Job:
     check: Check
@@ -234,7 +241,10 @@ class Audit:
             status=status,
             summary=outcome.summary,
             # evidence and arguments as JSON types, so a report read back from JSON equals the original
-            findings=tuple(dataclasses.replace(f, args=to_jsonable(f.args)) for f in outcome.findings),
+            findings=tuple(
+                dataclasses.replace(f, level=_capped(f.level, check), args=to_jsonable(f.args))
+                for f in outcome.findings
+            ),
             evidence=to_jsonable(outcome.evidence),
             remediation=check.meta.remediation if status in (Status.WARN, Status.FAIL) else "",
             fix=outcome.fix if status in (Status.WARN, Status.FAIL) else "",

@@ -420,8 +420,11 @@ async def dhcp_time_servers(ctx: CheckContext, target: Target) -> Outcome:
                 f"{_server(r)} sends neither option 42 nor option 4{why}",
                 server=_server(r),
             )
+    given = any(fd.tag in ("o42.present", "o4.present") for fd in f.findings)
     if f.worst is Level.INFO:
         return f.outcome("Time servers given by DHCP (checked by ntp_reachable)", evidence=evidence)
+    if given:
+        return f.outcome("DHCP gives time servers, with problems", evidence=evidence, fix="option 42 ip <NTP server>")
     return f.outcome("No time server in DHCP", evidence=evidence, fix="option 42 ip <NTP server>")
 
 

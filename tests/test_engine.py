@@ -236,6 +236,7 @@ def test_an_advisory_check_never_fails_the_audit() -> None:
     report = run(Plugin([make_check("advice", failing, Severity.WARN)]), ["advice"])
     assert {r.status for r in report.results} == {Status.WARN}
     assert report.results[0].remediation.startswith("Nothing to remediate")
+    assert [f.level for f in report.results[0].findings] == [Level.WARN]
     assert report.exit_code is ExitCode.WARNING
 
 

@@ -40,6 +40,7 @@ from typing import Any
 import trustme
 
 from ..options import normalise_domain
+from .dhcp import DhcpLab, unavailable_reason
 from .dns import DnsServer, RecordMap
 from .ntp import NtpServer
 from .web import PHONE_PATHS, StreamServer, WebServer, tls_server_context
@@ -89,11 +90,16 @@ class Lab:
     HEALTHY_ADDRESS = "127.0.0.1"
     BROKEN_ADDRESS = "127.0.0.2"
 
-    def __init__(self, *, extra_domains: Sequence[str] = ()) -> None:
+    def __init__(self, *, extra_domains: Sequence[str] = (), dhcp: bool | None = False) -> None:
         """``extra_domains``: more healthy SIP domains, shaped like ``contoso.test`` (for benchmarks).
 
         Their ``pool.<domain>`` names are added to the healthy certificate, so they pass as well.
+        ``dhcp``: also build a phone VLAN (two network namespaces and a DHCP responder, root only);
+        None: when this machine allows it (``dhcp_note`` says why not otherwise).
         """
+        self.want_dhcp = dhcp
+        self.dhcp_lab: DhcpLab | None = None
+        self.dhcp_note = "" if dhcp else "DHCP layer not part of this lab"
         extra = tuple(dict.fromkeys(normalise_domain(d) for d in extra_domains))
         self.domains: tuple[str, ...] = (self.HEALTHY, self.BROKEN, *extra)
         self.extra_domains = extra
@@ -142,6 +148,11 @@ class Lab:
             "https_port": self.https_port,
             "ntp_port": self.ntp_port,
             "device": "lpe",
+            **(
+                {"interface": self.dhcp_lab.interface, "netns": self.dhcp_lab.client_ns, "dhcp_timeout": 1.0}
+                if self.dhcp_lab is not None
+                else {}
+            ),
         }
 
     def zone_data(self) -> dict[str, RecordMap]:
@@ -165,6 +176,7 @@ class Lab:
                 f"HTTP   {h}:{self.http_port} (closed on {b}:{self.http_port})",
                 f"HTTPS  {h}:{self.https_port} (pool.{self.HEALTHY}), {b}:{self.https_port} (sip.{self.BROKEN} only)",
                 f"CA     {self.ca_bundle}",
+                self.dhcp_note,
             )
         )
 
@@ -184,6 +196,8 @@ class Lab:
             for origin, records in self.zone_data().items():
                 self.dns.add_zone(origin, records, nameserver_address=self.HEALTHY_ADDRESS)
             self.dns_port = await self.dns.start(self.HEALTHY_ADDRESS)
+            if self.want_dhcp is not False:
+                await self._start_dhcp()
         except BaseException:
             await self.stop()
             raise
@@ -204,8 +218,26 @@ class Lab:
             return
         raise OSError(f"found no HTTPS port free on both {self.HEALTHY_ADDRESS} and {self.BROKEN_ADDRESS}")
 
+    async def _start_dhcp(self) -> None:
+        why = unavailable_reason()
+        if why is not None:
+            if self.want_dhcp:
+                raise OSError(why)
+            self.dhcp_note = why
+            return
+        lab = DhcpLab((self.HEALTHY, self.BROKEN), f"pool.{self.HEALTHY}")
+        await asyncio.to_thread(lab.start)
+        self.dhcp_lab = lab
+        self.dhcp_note = (
+            f"DHCP   responder in netns {lab.server_ns}, phone VLAN {lab.interface} in netns {lab.client_ns} "
+            "(option 119 sent as a String, on purpose)"
+        )
+
     async def stop(self) -> None:
         """Close every socket and remove the temporary directory. Safe to call more than once."""
+        if self.dhcp_lab is not None:
+            await asyncio.to_thread(self.dhcp_lab.stop)
+            self.dhcp_lab = None
         for server in (self.dns, self.ntp, self.http, self.https, self.https_broken):
             with contextlib.suppress(Exception):
                 await server.stop()
