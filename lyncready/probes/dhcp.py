@@ -435,7 +435,7 @@ CLONE_NEWNET = 0x40000000
 T = TypeVar("T")
 
 
-def _enter_netns(name: str) -> None:
+def enter_netns(name: str) -> None:
     """Move the calling thread (only it) into a network namespace: `ip netns` name or a path."""
     import ctypes
 
@@ -461,7 +461,7 @@ async def _in_netns(netns: str | None, fn: Callable[..., T], *args: Any) -> T | 
 
     def run() -> T | _NetnsError:
         try:
-            _enter_netns(netns)
+            enter_netns(netns)
         except OSError as exc:
             why = "needs CAP_SYS_ADMIN (root)" if exc.errno == errno.EPERM else (exc.strerror or str(exc))
             return _NetnsError(f"cannot enter network namespace {netns!r}: {why}")
