@@ -45,15 +45,37 @@ async def _get_all(
     return list(await asyncio.gather(*(ctx.fact(k) for k in keys))), ""
 
 
-def _connection_finding(f: Findings, r: HttpResponse, where: str) -> None:
-    tag = {
-        ConnStatus.REFUSED: "refused",
-        ConnStatus.TIMEOUT: "timeout",
-        ConnStatus.RESET: "reset",
-        ConnStatus.TLS_ERROR: "tls_error",
-        ConnStatus.PROTOCOL_ERROR: "not_http",
-    }.get(r.status, "error")
-    f.add(f"http.{tag}", Level.FAIL, f"{where}: {r.reason}", url=r.url, address=r.address)
+CodeJudge = Callable[[Findings, HttpResponse, str, int], str]
+"""Judges one HTTP status code: adds findings, returns a fix line or ""."""
+
+
+async def _judge_web(
+    ctx: CheckContext, target: Target, scheme: str, port: int, paths: tuple[str, ...], judge: CodeJudge
+) -> tuple[Findings, dict[str, Any], str] | Outcome:
+    """GET every path on every address; connection failures are judged here, status codes by ``judge``."""
+    responses, why = await _get_all(ctx, target, scheme, port, paths)
+    f = Findings()
+    if why:
+        f.add(f"{scheme}.unresolved", Level.FAIL, f"Web FQDN {target.name}: {why}", name=target.name)
+        return f.outcome(f"{target.name} does not resolve", evidence={"origins": list(target.origins)})
+    fix = ""
+    for r in responses:
+        where = f"GET {r.url} ({r.address})"
+        if r.status is ConnStatus.OK and r.code is not None:
+            fix = judge(f, r, where, r.code) or fix
+            continue
+        tag = {
+            ConnStatus.REFUSED: "refused",
+            ConnStatus.TIMEOUT: "timeout",
+            ConnStatus.RESET: "reset",
+            ConnStatus.TLS_ERROR: "tls_error",
+            ConnStatus.PROTOCOL_ERROR: "not_http",
+        }.get(r.status, "error")
+        f.add(f"http.{tag}", Level.FAIL, f"{where}: {r.reason}", url=r.url, address=r.address)
+        if r.status in (ConnStatus.REFUSED, ConnStatus.TIMEOUT, ConnStatus.RESET):
+            fix = fix or f"permit tcp <phone VLAN> host {r.address} eq {port}"
+    evidence = {"responses": [_response_evidence(r) for r in responses], "origins": list(target.origins)}
+    return f, evidence, fix
 
 
 @check(
@@ -71,42 +93,27 @@ def _connection_finding(f: Findings, r: HttpResponse, where: str) -> None:
     references=(SEED_ARTICLE,),
 )
 async def http_certprov_anonymous(ctx: CheckContext, target: Target) -> Outcome:
-    port = ctx.options.ports.http
-    responses, why = await _get_all(ctx, target, "http", port, (CERTPROV,))
-    f = Findings()
-    if why:
-        f.add("http.unresolved", Level.FAIL, f"Web FQDN {target.name}: {why}", name=target.name)
-        return f.outcome(f"{target.name} does not resolve", evidence={"origins": list(target.origins)})
-    fix = ""
-    for r in responses:
-        where = f"GET {r.url} ({r.address})"
-        if r.status is not ConnStatus.OK or r.code is None:
-            _connection_finding(f, r, where)
-            if r.status in (ConnStatus.REFUSED, ConnStatus.TIMEOUT, ConnStatus.RESET):
-                fix = fix or f"permit tcp <phone VLAN> host {r.address} eq {port}"
-            continue
-        code = r.code
+    def judge(f: Findings, r: HttpResponse, where: str, code: int) -> str:
+        args = {"code": code, "address": r.address}
         if code in (401, 403, 407):
             f.add(
                 "http.auth_required",
                 Level.FAIL,
                 f"{where} answered {code} {r.reason_phrase}: phones download "
                 "the root chain anonymously and are refused.",
-                code=code,
-                address=r.address,
+                **args,
             )
-            fix = fix or f"Enable anonymous access to {CERTPROV} on {target.name} (IIS: the CertProv virtual directory)"
-        elif 200 <= code < 300 or code in (400, 405, 415):
+            return f"Enable anonymous access to {CERTPROV} on {target.name} (IIS: the CertProv virtual directory)"
+        if 200 <= code < 300 or code in (400, 405, 415):
             # a WCF service may answer a bare GET with 400/405/415: it is reachable and anonymous
-            f.add("http.ok", Level.INFO, f"{where} answered {code} {r.reason_phrase}", code=code, address=r.address)
+            f.add("http.ok", Level.INFO, f"{where} answered {code} {r.reason_phrase}", **args)
         elif 300 <= code < 400:
             f.add(
                 "http.redirect",
                 Level.WARN,
                 f"{where} redirects ({code}) to {r.header('Location') or '?'}: the "
                 "phone downloads the chain over plain HTTP and may not follow it.",
-                code=code,
-                address=r.address,
+                **args,
             )
         elif code == 404:
             f.add(
@@ -114,18 +121,16 @@ async def http_certprov_anonymous(ctx: CheckContext, target: Target) -> Outcome:
                 Level.FAIL,
                 f"{where} answered 404: this server does not host the Lync web "
                 "services (wrong address, or a load balancer rule for another site).",
-                code=code,
-                address=r.address,
+                **args,
             )
         else:
-            f.add(
-                "http.server_error",
-                Level.FAIL,
-                f"{where} answered {code} {r.reason_phrase}",
-                code=code,
-                address=r.address,
-            )
-    evidence = {"responses": [_response_evidence(r) for r in responses], "origins": list(target.origins)}
+            f.add("http.server_error", Level.FAIL, f"{where} answered {code} {r.reason_phrase}", **args)
+        return ""
+
+    judged = await _judge_web(ctx, target, "http", ctx.options.ports.http, (CERTPROV,), judge)
+    if isinstance(judged, Outcome):
+        return judged
+    f, evidence, fix = judged
     ok = sum(1 for fd in f.findings if fd.tag == "http.ok")
     if f.worst is Level.INFO:
         return f.outcome(f"http://{target.name}{CERTPROV} answers anonymously on {ok} address(es)", evidence=evidence)
@@ -148,64 +153,34 @@ async def http_certprov_anonymous(ctx: CheckContext, target: Target) -> Outcome:
     references=(SEED_ARTICLE,),
 )
 async def https_web_services(ctx: CheckContext, target: Target) -> Outcome:
-    port = ctx.options.ports.https
-    responses, why = await _get_all(ctx, target, "https", port, (CERTPROV, WEBTICKET))
-    f = Findings()
-    if why:
-        f.add("https.unresolved", Level.FAIL, f"Web FQDN {target.name}: {why}", name=target.name)
-        return f.outcome(f"{target.name} does not resolve", evidence={"origins": list(target.origins)})
-    fix = ""
-    for r in responses:
-        where = f"GET {r.url} ({r.address})"
-        if r.status is not ConnStatus.OK or r.code is None:
-            _connection_finding(f, r, where)
-            if r.status in (ConnStatus.REFUSED, ConnStatus.TIMEOUT, ConnStatus.RESET):
-                fix = fix or f"permit tcp <phone VLAN> host {r.address} eq {port}"
-            continue
-        code = r.code
+    def judge(f: Findings, r: HttpResponse, where: str, code: int) -> str:
+        args = {"code": code, "address": r.address}
         if 200 <= code < 300 or code in (400, 401, 405, 415):
             note = " (authentication challenge, as expected)" if code == 401 else ""
-            f.add(
-                "https.ok", Level.INFO, f"{where} answered {code} {r.reason_phrase}{note}", code=code, address=r.address
-            )
+            f.add("https.ok", Level.INFO, f"{where} answered {code} {r.reason_phrase}{note}", **args)
         elif 300 <= code < 400:
-            f.add(
-                "https.redirect",
-                Level.WARN,
-                f"{where} redirects ({code}) to {r.header('Location') or '?'}",
-                code=code,
-                address=r.address,
-            )
+            f.add("https.redirect", Level.WARN, f"{where} redirects ({code}) to {r.header('Location') or '?'}", **args)
         elif code == 403:
             f.add(
                 "https.forbidden",
                 Level.FAIL,
                 f"{where} answered 403: the phones are refused (IP restriction or a client certificate requirement?)",
-                code=code,
-                address=r.address,
+                **args,
             )
         elif code == 404:
-            f.add(
-                "https.not_found",
-                Level.FAIL,
-                f"{where} answered 404: not the Lync internal web site",
-                code=code,
-                address=r.address,
-            )
+            f.add("https.not_found", Level.FAIL, f"{where} answered 404: not the Lync internal web site", **args)
         else:
-            f.add(
-                "https.server_error",
-                Level.FAIL,
-                f"{where} answered {code} {r.reason_phrase}",
-                code=code,
-                address=r.address,
-            )
-    evidence = {"responses": [_response_evidence(r) for r in responses], "origins": list(target.origins)}
+            f.add("https.server_error", Level.FAIL, f"{where} answered {code} {r.reason_phrase}", **args)
+        return ""
+
+    judged = await _judge_web(ctx, target, "https", ctx.options.ports.https, (CERTPROV, WEBTICKET), judge)
+    if isinstance(judged, Outcome):
+        return judged
+    f, evidence, fix = judged
     if f.worst is Level.INFO:
+        n = len({r["address"] for r in evidence["responses"]})
         return f.outcome(
-            f"https://{target.name} answers for WebTicket and CertProv on "
-            f"{len({r.address for r in responses})} address(es)",
-            evidence=evidence,
+            f"https://{target.name} answers for WebTicket and CertProv on {n} address(es)", evidence=evidence
         )
     return f.outcome(f"https://{target.name}: web services not reachable as phones need", evidence=evidence, fix=fix)
 
