@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -61,5 +62,7 @@ def test_demo_with_the_dhcp_layer(tmp_path: Path) -> None:
     assert statuses(doc, "dhcp_option_119") == {"phone0": "warn"}  # sent as a String, on purpose
     # option 42 fed an NTP target that the lab's NTP server answers
     assert statuses(doc, "ntp_reachable").get("127.0.0.1") == "pass"
+    made = re.findall(r"netns (lyncready-demo-\S+)", proc.stderr)
+    assert len(made) == 2, proc.stderr
     leftover = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    assert "lyncready-demo-" not in leftover
+    assert not any(name in leftover for name in made)

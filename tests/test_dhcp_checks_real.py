@@ -6,11 +6,11 @@ real dnsmasq DNS server in a server namespace. tshark's decoding of the same exc
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from netlab import BROKEN, DhcpOptions, NetLab, ServerNs, require_binary
+from netlab import BROKEN, DhcpOptions, NetLab, ServerNs, require_binary, without_capabilities
 from reportcheck import validated
 
 from lyncready.codecs import decode_option, encode_43, encode_119, encode_120
@@ -58,7 +58,7 @@ def start_dns(lab: NetLab, server: ServerNs, *, registrar: str = "lync.example.t
 
 
 def audit(
-    lab: NetLab, nameserver: str, *extra: str, checks: tuple[str, ...] = DHCP_CHECKS, user: str | None = None
+    lab: NetLab, nameserver: str, *extra: str, checks: tuple[str, ...] = DHCP_CHECKS, wrap: Sequence[str] = ()
 ) -> tuple[int, dict[str, Any]]:
     argv = [
         "lyncready",
@@ -79,7 +79,7 @@ def audit(
     ]
     for c in checks:
         argv += ["--check", c]
-    proc = lab.run(argv, user=user, timeout=120)
+    proc = lab.run(argv, wrap=wrap, timeout=120)
     assert proc.stdout, proc.stderr
     doc = json.loads(proc.stdout)
     validated(report_from_dict(doc))
@@ -122,12 +122,16 @@ def test_healthy_scope_passes_and_feeds_the_other_layers(lab: NetLab, server_kin
         r for r in doc["results"] if r["check_id"] == "ntp_reachable" and r["target"].startswith(server.address)
     )
     assert ntp_result["status"] == "fail" and "ntp.refused" in tags(ntp_result)
-    # option 43 named the web FQDN: a web target with that origin, no SRV fallback needed
+    # option 43 named the web FQDN, the same as the Registrar's: one web target reached both ways
     web = [t for t in doc["targets"] if t["kind"] == "web"]
-    assert [(t["name"], t["origins"]) for t in web] == [
-        ("lync.example.test", [f"DHCP option 43 from {server.address}"])
-    ]
-    assert code == 2  # the NTP failure
+    assert [t["name"] for t in web] == ["lync.example.test"]
+    assert set(web[0]["origins"]) == {
+        f"DHCP option 43 from {server.address}",
+        f"SRV _sipinternaltls._tcp.{DOMAIN} target",
+    }
+    http = next(r for r in doc["results"] if r["check_id"] == "http_certprov_anonymous")
+    assert http["target"] == "lync.example.test" and tags(http) == {"http.refused"}
+    assert code == 2  # the NTP and HTTP failures
 
 
 def test_broken_dnsmasq_scope_names_each_mistake(lab: NetLab) -> None:
@@ -198,7 +202,7 @@ def test_without_privileges_the_dhcp_checks_say_which_capability(lab: NetLab) ->
     server = lab.add_server()
     lab.dnsmasq(server)
     ns = start_dns(lab, server)
-    _code, doc = audit(lab, ns, "--concurrency", "4", user="nobody")
+    _code, doc = audit(lab, ns, "--concurrency", "4", wrap=without_capabilities("net_raw", "net_bind_service"))
     r = by_check(doc)["dhcp_server_response"]
     assert r["status"] == "error"
     assert "CAP_NET_RAW" in r["summary"] and "setcap" in r["summary"]
