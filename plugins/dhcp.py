@@ -87,6 +87,28 @@ def _not_judged(replies: DhcpReplies) -> Outcome | None:
     return Outcome("Not judged: no DHCP server answered (see dhcp_server_response)", status=Status.SKIP)
 
 
+async def _scope(
+    ctx: CheckContext, target: Target, codes: tuple[int, ...]
+) -> tuple[list[DhcpReply], dict[str, Any], str] | Outcome:
+    """The answering replies, their evidence and the probe mode; or the outcome when nothing can be judged."""
+    replies, mode = await phone_replies(ctx, target.name)
+    early = _not_judged(replies)
+    if early is not None:
+        return early
+    answers = _answering(replies)
+    return answers, {"replies": [_reply_evidence(r, codes) for r in answers]}, mode
+
+
+def _decode_into(
+    ctx: CheckContext, f: Findings, evidence: dict[str, Any], r: DhcpReply, code: int, data: bytes
+) -> Decoded:
+    """Decode one option of one reply, keep the decoding as evidence and its diagnostics as findings."""
+    decoded = decode_option(code, data, device=ctx.options.device.value)
+    evidence.setdefault("decoded", {})[_server(r)] = decoded.to_json()
+    _add_diagnostics(f, decoded, _server(r), code)
+    return decoded
+
+
 def _add_diagnostics(f: Findings, decoded: Decoded, server: str, option: int) -> None:
     for d in decoded.diagnostics:
         f.add(d.tag, LEVELS.get(d.level, Level.WARN), f"{server}: option {option}: {d.message}", server=server)
@@ -191,14 +213,13 @@ async def dhcp_server_response(ctx: CheckContext, target: Target) -> Outcome:
     references=("RFC 3361", *DHCP_REFS),
 )
 async def dhcp_option_120(ctx: CheckContext, target: Target) -> Outcome:
-    replies, _mode = await phone_replies(ctx, target.name)
-    early = _not_judged(replies)
-    if early is not None:
-        return early
+    scope = await _scope(ctx, target, (120,))
+    if isinstance(scope, Outcome):
+        return scope
+    answers, evidence, _mode = scope
     f = Findings()
-    evidence: dict[str, Any] = {"replies": [_reply_evidence(r, (120,)) for r in _answering(replies)]}
     names: list[str] = []
-    for r in _answering(replies):
+    for r in answers:
         data = r.option(120)
         if data is None:
             f.add(
@@ -208,9 +229,7 @@ async def dhcp_option_120(ctx: CheckContext, target: Target) -> Outcome:
                 server=_server(r),
             )
             continue
-        decoded = decode_option(120, data, device=ctx.options.device.value)
-        evidence.setdefault("decoded", {})[_server(r)] = decoded.to_json()
-        _add_diagnostics(f, decoded, _server(r), 120)
+        decoded = _decode_into(ctx, f, evidence, r, 120, data)
         for n in decoded.value.get("names", []) or []:
             if n not in names:
                 names.append(n)
@@ -262,14 +281,13 @@ async def dhcp_option_120(ctx: CheckContext, target: Target) -> Outcome:
     references=DHCP_REFS,
 )
 async def dhcp_option_43(ctx: CheckContext, target: Target) -> Outcome:
-    replies, mode = await phone_replies(ctx, target.name)
-    early = _not_judged(replies)
-    if early is not None:
-        return early
+    scope = await _scope(ctx, target, (43, 60))
+    if isinstance(scope, Outcome):
+        return scope
+    answers, evidence, mode = scope
     f = Findings()
-    evidence: dict[str, Any] = {"replies": [_reply_evidence(r, (43, 60)) for r in _answering(replies)]}
     fqdns: list[str] = []
-    for r in _answering(replies):
+    for r in answers:
         data = r.option(43)
         if data is None:
             f.add(
@@ -280,9 +298,7 @@ async def dhcp_option_43(ctx: CheckContext, target: Target) -> Outcome:
                 server=_server(r),
             )
             continue
-        decoded = decode_option(43, data, device=ctx.options.device.value)
-        evidence.setdefault("decoded", {})[_server(r)] = decoded.to_json()
-        _add_diagnostics(f, decoded, _server(r), 43)
+        decoded = _decode_into(ctx, f, evidence, r, 43, data)
         fqdn = web_fqdn_of(decoded)
         if fqdn and fqdn not in fqdns:
             fqdns.append(fqdn)
@@ -337,20 +353,17 @@ async def dhcp_option_43(ctx: CheckContext, target: Target) -> Outcome:
     references=("RFC 3397", *DHCP_REFS),
 )
 async def dhcp_option_119(ctx: CheckContext, target: Target) -> Outcome:
-    replies, _mode = await phone_replies(ctx, target.name)
-    early = _not_judged(replies)
-    if early is not None:
-        return early
+    scope = await _scope(ctx, target, (119,))
+    if isinstance(scope, Outcome):
+        return scope
+    answers, evidence, _mode = scope
     f = Findings()
-    evidence: dict[str, Any] = {"replies": [_reply_evidence(r, (119,)) for r in _answering(replies)]}
-    for r in _answering(replies):
+    for r in answers:
         data = r.option(119)
         if data is None:
             f.add("o119.missing", Level.WARN, f"{_server(r)} sends no option 119 (DNS search list)", server=_server(r))
             continue
-        decoded = decode_option(119, data, device=ctx.options.device.value)
-        evidence.setdefault("decoded", {})[_server(r)] = decoded.to_json()
-        _add_diagnostics(f, decoded, _server(r), 119)
+        decoded = _decode_into(ctx, f, evidence, r, 119, data)
         names = decoded.value.get("names", []) or []
         if decoded.value.get("form") == "rfc3397":
             for domain in ctx.options.domains:
@@ -386,15 +399,14 @@ async def dhcp_option_119(ctx: CheckContext, target: Target) -> Outcome:
     references=("RFC 2132", *DHCP_REFS),
 )
 async def dhcp_time_servers(ctx: CheckContext, target: Target) -> Outcome:
-    replies, _mode = await phone_replies(ctx, target.name)
-    early = _not_judged(replies)
-    if early is not None:
-        return early
+    scope = await _scope(ctx, target, (4, 42))
+    if isinstance(scope, Outcome):
+        return scope
+    answers, evidence, _mode = scope
     f = Findings()
-    evidence: dict[str, Any] = {"replies": [_reply_evidence(r, (4, 42)) for r in _answering(replies)]}
     have_srv = bool(await _srv_targets(ctx, NTP_SRV))
     missing_level = Level.WARN if have_srv else Level.FAIL
-    for r in _answering(replies):
+    for r in answers:
         found = False
         for code in (42, 4):
             data = r.option(code)
