@@ -139,6 +139,27 @@ class Result:
     origins: tuple[str, ...] = ()
     domains: tuple[str, ...] = ()
     plugin: str = ""
+    site: str = ""  # the site of a network audit file ("" for a single audit)
+    muted: str = ""  # why the finding is accepted (a mute in the audit file); muted results do not set the exit code
+
+
+@dataclass(frozen=True, slots=True)
+class Mute:
+    """An accepted finding: its results are shown as muted (never dropped) until it expires."""
+
+    check: str
+    target: str  # a target label or name; "*" for every target
+    reason: str
+    site: str = ""  # empty: every site
+    until: str = ""  # ISO date, inclusive; empty: no expiry
+
+    def matches(self, site: str, check_id: str, target: str) -> bool:
+        if self.check != check_id or (self.site and self.site != site):
+            return False
+        return self.target in ("*", target, target.split(":")[0]) or target.startswith(self.target + ":")
+
+    def active(self, today: str) -> bool:
+        return not self.until or today <= self.until
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,8 +216,11 @@ class ExitCode(enum.IntEnum):
 
 
 def exit_code_for(results: Sequence[Result]) -> ExitCode:
-    """0 all passed, 1 warnings (or checks that errored), 2 failures, 3 nothing could run."""
-    statuses = {r.status for r in results}
+    """0 all passed, 1 warnings (or checks that errored), 2 failures, 3 nothing could run.
+
+    A muted result counts as passed: the finding is accepted.
+    """
+    statuses = {Status.PASS if r.muted else r.status for r in results}
     if Status.FAIL in statuses:
         return ExitCode.CRITICAL
     if not statuses & {Status.PASS, Status.WARN}:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import dataclasses
 import enum
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from .model import Mute, Severity
 
 
 class Device(enum.StrEnum):
@@ -140,6 +143,10 @@ class AuditOptions:
     ports: Ports = field(default_factory=Ports)
     thresholds: Thresholds = field(default_factory=Thresholds)
     dhcp: DhcpSettings = field(default_factory=DhcpSettings)
+    expected_registrars: tuple[str, ...] = ()  # the pool FQDNs the SRV record and option 120 should name
+    severity: Mapping[str, Severity] = field(default_factory=dict)  # profile: check id -> severity
+    mutes: tuple[Mute, ...] = ()
+    site: str = ""
     extra: dict[str, Any] = field(default_factory=dict)  # for plugins: namespaced settings
 
     def as_dict(self) -> dict[str, Any]:

@@ -23,10 +23,12 @@ from .checks import Check, CheckContext, Discovery
 from .facts import FactStore, ProbeCrash
 from .host import Registry
 from .model import (
+    CheckMeta,
     Level,
     Outcome,
     Report,
     Result,
+    Severity,
     Status,
     Target,
     TargetKind,
@@ -47,20 +49,25 @@ def select_checks(registry: Registry, only: Sequence[str], skip: Sequence[str]) 
     return chosen
 
 
-def status_of(outcome: Outcome, check: Check) -> Status:
+def severity_of(check: Check, options: AuditOptions) -> Severity:
+    """The check's severity: the profile's, else the check's default."""
+    return options.severity.get(check.id, check.meta.severity)
+
+
+def status_of(outcome: Outcome, severity: Severity) -> Status:
     if outcome.status is not None:
         status = outcome.status
     else:
         worst = max((f.level for f in outcome.findings), key=lambda lv: lv.rank, default=Level.INFO)
         status = _STATUS_FOR_LEVEL[worst]
-    if status is Status.FAIL and check.meta.severity.value == "warn":
+    if status is Status.FAIL and severity is Severity.WARN:
         return Status.WARN  # an advisory check never fails an audit
     return status
 
 
-def _capped(level: Level, check: Check) -> Level:
+def _capped(level: Level, severity: Severity) -> Level:
     """A finding of an advisory (warn-severity) check is at most a warning, like its result."""
-    if level is Level.FAIL and check.meta.severity.value == "warn":
+    if level is Level.FAIL and severity is Severity.WARN:
         return Level.WARN
     return level
 
@@ -233,26 +240,43 @@ class Audit:
                 time.perf_counter() - start,
                 evidence={"traceback": traceback.format_exc()[-4000:]},
             )
-        status = status_of(outcome, check)
-        return Result(
-            check_id=check.id,
-            target=target.label,
-            target_kind=target.kind,
-            status=status,
-            summary=outcome.summary,
-            # evidence and arguments as JSON types, so a report read back from JSON equals the original
-            findings=tuple(
-                dataclasses.replace(f, level=_capped(f.level, check), args=to_jsonable(f.args))
-                for f in outcome.findings
-            ),
-            evidence=to_jsonable(outcome.evidence),
-            remediation=check.meta.remediation if status in (Status.WARN, Status.FAIL) else "",
-            fix=outcome.fix if status in (Status.WARN, Status.FAIL) else "",
-            duration=round(time.perf_counter() - start, 4),
-            origins=target.origins,
-            domains=target.domains,
-            plugin=check.plugin,
+        severity = severity_of(check, self.options)
+        status = status_of(outcome, severity)
+        return self._stamped(
+            Result(
+                check_id=check.id,
+                target=target.label,
+                target_kind=target.kind,
+                status=status,
+                summary=outcome.summary,
+                # evidence and arguments as JSON types, so a report read back from JSON equals the original
+                findings=tuple(
+                    dataclasses.replace(f, level=_capped(f.level, severity), args=to_jsonable(f.args))
+                    for f in outcome.findings
+                ),
+                evidence=to_jsonable(outcome.evidence),
+                remediation=check.meta.remediation if status in (Status.WARN, Status.FAIL) else "",
+                fix=outcome.fix if status in (Status.WARN, Status.FAIL) else "",
+                duration=round(time.perf_counter() - start, 4),
+                origins=target.origins,
+                domains=target.domains,
+                plugin=check.plugin,
+            )
         )
+
+    def _stamped(self, result: Result) -> Result:
+        """The site, and the mute that accepts this result's finding (expired mutes are ignored)."""
+        site = self.options.site
+        muted = ""
+        if result.status in (Status.WARN, Status.FAIL, Status.ERROR):
+            today = dt.date.today().isoformat()
+            for mute in self.options.mutes:
+                if mute.matches(site, result.check_id, result.target) and mute.active(today):
+                    muted = mute.reason + (f" (until {mute.until})" if mute.until else "")
+                    break
+        if site or muted:
+            return dataclasses.replace(result, site=site, muted=muted)
+        return result
 
     def _result(
         self,
@@ -263,17 +287,19 @@ class Audit:
         duration: float,
         evidence: dict[str, str] | None = None,
     ) -> Result:
-        return Result(
-            check_id=check.id,
-            target=target.label,
-            target_kind=target.kind,
-            status=status,
-            summary=summary,
-            evidence=evidence or {},
-            duration=round(duration, 4),
-            origins=target.origins,
-            domains=target.domains,
-            plugin=check.plugin,
+        return self._stamped(
+            Result(
+                check_id=check.id,
+                target=target.label,
+                target_kind=target.kind,
+                status=status,
+                summary=summary,
+                evidence=evidence or {},
+                duration=round(duration, 4),
+                origins=target.origins,
+                domains=target.domains,
+                plugin=check.plugin,
+            )
         )
 
     def _deadline_reached(self) -> None:
@@ -298,3 +324,34 @@ class Audit:
 
 async def run_audit(options: AuditOptions, registry: Registry) -> Report:
     return await Audit(options, registry).run()
+
+
+async def run_sites(
+    sites: Sequence[tuple[str, AuditOptions]], registry: Registry, *, arguments: dict[str, object]
+) -> Report:
+    """Audit several sites (each its own options) concurrently and merge them into one report.
+
+    Every result keeps its site. Sites are separate audits: a site's DNS server may answer
+    differently from another's, so no fact is shared between them.
+    """
+    if not sites:
+        raise OptionError("no site to audit")
+    reports = await asyncio.gather(*(run_audit(dataclasses.replace(o, site=name), registry) for name, o in sites))
+    checks: dict[str, CheckMeta] = {}
+    for r in reports:
+        for meta in r.checks:
+            checks.setdefault(meta.id, meta)
+    # plugin load problems are the same for every site: keep them once
+    results = [x for i, r in enumerate(reports) for x in r.results if x.check_id != "plugin_load" or i == 0]
+    return Report(
+        tool_version=__version__,
+        started_at=min(r.started_at for r in reports),
+        finished_at=max(r.finished_at for r in reports),
+        duration=round(max(r.duration for r in reports), 3),
+        arguments={**arguments, "sites": {name: r.arguments for (name, _), r in zip(sites, reports, strict=True)}},
+        plugins=reports[0].plugins,
+        checks=tuple(checks.values()),
+        targets=tuple(t for r in reports for t in r.targets),
+        results=tuple(results),
+        notes=reports[0].notes,
+    )

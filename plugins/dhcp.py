@@ -233,7 +233,7 @@ async def dhcp_option_120(ctx: CheckContext, target: Target) -> Outcome:
         for n in decoded.value.get("names", []) or []:
             if n not in names:
                 names.append(n)
-    registrars = await _srv_targets(ctx, SIP_SRV)
+    registrars = await _srv_targets(ctx, SIP_SRV) | set(ctx.options.expected_registrars)
     resolved = await asyncio.gather(*(addresses(ctx, n) for n in names))
     for name, answer in zip(names, resolved, strict=True):
         if not answer.ok:
@@ -247,8 +247,8 @@ async def dhcp_option_120(ctx: CheckContext, target: Target) -> Outcome:
             f.add(
                 "o120.not_registrar",
                 Level.WARN,
-                f"Option 120 names {name}, which is not a _sipinternaltls._tcp "
-                f"target ({', '.join(sorted(registrars))})",
+                f"Option 120 names {name}, which is neither a _sipinternaltls._tcp target nor an expected "
+                f"Registrar ({', '.join(sorted(registrars))})",
                 name=name,
                 registrars=sorted(registrars),
             )

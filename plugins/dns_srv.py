@@ -120,6 +120,15 @@ async def _judge_srv(
                 f"SRV target {rec.target}: " + dns_problem(rec.target, "A", ans),
                 target=rec.target,
             )
+    expected = ctx.options.expected_registrars if template == SIP_SRV else ()
+    if expected and not {r.target for r in usable} & set(expected):
+        f.add(
+            "srv.unexpected_target",
+            Level.FAIL,
+            f"{name} points to {', '.join(sorted({r.target for r in usable}))}; the audit file expects "
+            f"{', '.join(expected)}.",
+            expected=list(expected),
+        )
     summary_targets = ", ".join(f"{r.target}:{r.port}" for r in usable)
     if f.worst is Level.INFO:
         return f.outcome(f"{name} -> {summary_targets}, all resolving", evidence=evidence)

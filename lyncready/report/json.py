@@ -114,6 +114,8 @@ def _result(d: Mapping[str, Any], where: str) -> Result:
         origins=_strs(d.get("origins", ()), f"{where}.origins"),
         domains=_strs(d.get("domains", ()), f"{where}.domains"),
         plugin=str(d.get("plugin", "")),
+        site=str(d.get("site", "")),
+        muted=str(d.get("muted", "")),
     )
 
 
