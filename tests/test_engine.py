@@ -379,3 +379,40 @@ def test_a_fallback_target_source_is_used_only_when_no_other_source_found_target
     assert sorted(r.target for r in with_preferred.results) == ["p.test"]
     without = lyncready.audit(checks=["names"], plugins=[plugin, Sources()], autoload=False)
     assert sorted(r.target for r in without.results) == ["fallback.test"]
+
+
+def test_profile_severity_caps_or_uncaps_a_check() -> None:
+    async def failing(ctx: CheckContext, target: Target) -> Outcome:
+        return Outcome("bad", (Finding("t.fail", Level.FAIL, "fails"),))
+
+    plugin = Plugin([make_check("strict", failing, Severity.FAIL), make_check("advisory", failing, Severity.WARN)])
+    plain = run(plugin, ["strict", "advisory"])
+    assert {(r.check_id, r.status) for r in plain.results} == {("strict", Status.FAIL), ("advisory", Status.WARN)}
+    options = lyncready.build_options(domains=["a.test"], checks=["strict", "advisory"])
+    swapped = dataclasses.replace(options, severity={"strict": Severity.WARN, "advisory": Severity.FAIL})
+    report = lyncready.audit(swapped, plugins=[plugin], autoload=False)
+    validated(report)
+    assert {(r.check_id, r.status) for r in report.results} == {("strict", Status.WARN), ("advisory", Status.FAIL)}
+    assert report.results_for("strict")[0].findings[0].level is Level.WARN
+
+
+def test_a_mute_shows_the_result_as_muted_and_keeps_it_out_of_the_exit_code() -> None:
+    from lyncready.model import Mute
+
+    async def failing(ctx: CheckContext, target: Target) -> Outcome:
+        return Outcome("bad", (Finding("t.fail", Level.FAIL, "fails"),))
+
+    plugin = Plugin([make_check("flaky", failing)])
+    options = lyncready.build_options(domains=["a.test", "b.test"], checks=["flaky"])
+    muted = dataclasses.replace(
+        options,
+        mutes=(Mute("flaky", "a.test", "accepted: CHG-1"), Mute("flaky", "b.test", "expired", until="2020-01-01")),
+    )
+    report = lyncready.audit(muted, plugins=[plugin], autoload=False)
+    validated(report)
+    by = {r.target: r for r in report.results}
+    assert by["a.test"].status is Status.FAIL and by["a.test"].muted == "accepted: CHG-1"
+    assert by["b.test"].muted == ""  # an expired mute no longer applies
+    assert report.exit_code is ExitCode.CRITICAL  # b.test still fails
+    only_a = dataclasses.replace(muted, domains=("a.test",))
+    assert lyncready.audit(only_a, plugins=[plugin], autoload=False).exit_code is ExitCode.OK
