@@ -8,9 +8,10 @@ Exit codes follow monitoring-plugins: 0 all passed, 1 warnings, 2 failures, 3 co
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from .model import Report
 
 EXIT_UNKNOWN = 3
-FORMATS = ("text", "json", "html")
+FORMATS = ("text", "json", "html", "junit", "prometheus", "monitoring", "sarif", "csv")
 
 
 class UsageFailure(click.ClickException):
@@ -58,6 +59,33 @@ _plugins_dir_option = click.option(
 
 
 @cli.command()
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Audit every site of a network audit file (TOML; see examples/network.toml).",
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Write timestamped reports (JSON, HTML, JUnit, Prometheus...) and latest.* here.",
+)
+@click.option(
+    "--history",
+    "history_path",
+    type=click.Path(dir_okay=False),
+    metavar="PATH",
+    help="History database (default: DIR/history.sqlite with --output-dir).",
+)
+@click.option("--keep", type=int, metavar="N", help="Keep only the last N runs in the history.")
+@click.option("--keep-days", type=int, metavar="N", help="Drop runs older than N days from the history.")
+@click.option(
+    "--fail-on-regression",
+    is_flag=True,
+    help="Exit non-zero only for what regressed since the last run (2 regressions, else 0).",
+)
 @click.option("--domain", "domains", multiple=True, metavar="DOMAIN", help="A SIP domain (repeatable).")
 @click.option(
     "--nameserver",
@@ -133,10 +161,39 @@ def audit(
     netns: str | None,
     plugins_dir: str | None,
     color: bool | None,
+    config_file: str | None,
+    output_dir: str | None,
+    history_path: str | None,
+    keep: int | None,
+    keep_days: int | None,
+    fail_on_regression: bool,
 ) -> None:
     """Audit SIP domains from the phone's point of view: DHCP, DNS, NTP, HTTP, HTTPS and TLS."""
     from .options import OptionError, build_options
 
+    schedule = {
+        "output_dir": output_dir,
+        "history": history_path,
+        "keep": keep,
+        "keep_days": keep_days,
+        "fail_on_regression": fail_on_regression,
+    }
+    if config_file is not None:
+        given = [
+            n
+            for n, v in (
+                ("--domain", domains),
+                ("--interface", interface),
+                ("--web-fqdn", web_fqdns),
+                ("--ntp-server", ntp_servers),
+                ("--nameserver", nameservers),
+            )
+            if v
+        ]
+        if given:
+            _fail(f"--config describes the sites: drop {', '.join(given)} (or put them in the file)")
+        _network_audit(config_file, plugins_dir, fmt, output, color, schedule)
+        return
     if not domains and not web_fqdns and not ntp_servers and not interface:
         _fail("nothing to audit: give at least one --domain (or --interface / --web-fqdn / --ntp-server)")
     if ca_bundle is not None and not Path(ca_bundle).is_file():
@@ -169,20 +226,96 @@ def audit(
     except OptionError as exc:
         _fail(str(exc))
     registry = _registry(plugins_dir)
+    if output_dir or history_path:
+        _scheduled(lambda: _run(options, registry), output_dir, fmt, output, color, schedule, label=None)
+        return
     report = _run(options, registry)
     _emit(report, fmt, output, color)
     sys.exit(int(report.exit_code))
 
 
+def _network_audit(
+    config_file: str,
+    plugins_dir: str | None,
+    fmt: str | None,
+    output: str | None,
+    color: bool | None,
+    schedule: dict[str, Any],
+) -> None:
+    from .config import ConfigError, load
+    from .options import OptionError
+    from .runner import run_sites
+
+    registry = _registry(plugins_dir)
+    try:
+        af = load(config_file, registry.checks)
+    except ConfigError as exc:
+        _fail(str(exc))
+    sites = [(s.name, dataclasses.replace(s.options, severity=dict(af.severity), mutes=af.mutes)) for s in af.sites]
+
+    def run() -> Report:
+        try:
+            return asyncio.run(run_sites(sites, registry, arguments={"config": af.path}))
+        except OptionError as exc:
+            _fail(str(exc))
+
+    for key, value in (
+        ("output_dir", af.output_dir),
+        ("history", af.history),
+        ("keep", af.keep),
+        ("keep_days", af.keep_days),
+    ):
+        if schedule.get(key) is None and value is not None:
+            schedule[key] = value
+    _scheduled(run, schedule["output_dir"], fmt, output, color, schedule, label=Path(config_file).stem)
+
+
+def _scheduled(
+    run: Callable[[], Report],
+    output_dir: str | None,
+    fmt: str | None,
+    output: str | None,
+    color: bool | None,
+    schedule: dict[str, Any],
+    label: str | None,
+) -> None:
+    """A run that writes to an output directory and/or records history (the scheduled-job path)."""
+    if not output_dir and not schedule.get("history"):
+        report = run()
+        _emit(report, _format_for(fmt, output), output, color)
+        sys.exit(int(report.exit_code))
+    from .scheduled import ScheduleError, scheduled_run
+
+    try:
+        outcome = scheduled_run(
+            run,
+            output_dir=output_dir,
+            history=schedule.get("history"),
+            keep=schedule.get("keep"),
+            keep_days=schedule.get("keep_days"),
+            label=label,
+        )
+    except ScheduleError as exc:
+        _fail(str(exc))
+    _emit(outcome.report, _format_for(fmt, output), output, color)
+    for line in outcome.messages:
+        click.echo(f"lyncready: {line}", err=True)
+    if schedule.get("fail_on_regression"):
+        sys.exit(2 if outcome.regressions else 0)
+    sys.exit(int(outcome.report.exit_code))
+
+
 def _format_for(fmt: str | None, output: str | None) -> str:
+    """--format, else the output file's suffix (.json .html .xml .prom .sarif .csv .txt), else text."""
     if fmt is not None:
         return fmt
     if output is not None:
-        suffix = Path(output).suffix.lower().lstrip(".")
-        if suffix in ("json", "html"):
-            return suffix
-        if suffix in ("htm",):
-            return "html"
+        from .report import format_for_path
+
+        try:
+            return format_for_path(output)
+        except ValueError as exc:
+            _fail(f"--output: {exc}")
     return "text"
 
 
@@ -310,6 +443,103 @@ async def _demo(device: str, dhcp: bool | None) -> Report:
         kwargs["device"] = device
         click.echo(f"Lab: healthy SIP domain {lab.HEALTHY}, broken {lab.BROKEN}\n{lab.describe()}", err=True)
         return await audit_async(**kwargs)
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Network audit files (TOML)."""
+
+
+@config_group.command("check")
+@click.argument("file", type=click.Path(dir_okay=False))
+@_plugins_dir_option
+def config_check(file: str, plugins_dir: str | None) -> None:
+    """Validate an audit file without auditing: exit 0 when valid, 3 with file:line: key: reason when not."""
+    from .config import ConfigError, load
+
+    registry = _registry(plugins_dir)
+    try:
+        af = load(file, registry.checks)
+    except ConfigError as exc:
+        _fail(str(exc))
+    domains = sum(len(s.options.domains) for s in af.sites)
+    click.echo(
+        f"{file}: valid: {len(af.sites)} site(s), {domains} SIP domain(s), {len(af.severity)} severity "
+        f"override(s), {len(af.mutes)} mute(s)"
+    )
+
+
+@cli.command("history")
+@click.option(
+    "--history",
+    "path",
+    type=click.Path(dir_okay=False),
+    default="reports/history.sqlite",
+    show_default=True,
+    metavar="PATH",
+)
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def history_cmd(path: str, limit: int, as_json: bool) -> None:
+    """List recorded audit runs."""
+    from .history import History, HistoryError
+
+    if not Path(path).is_file():
+        _fail(f"{path}: no history database (runs with --output-dir or --history record one)")
+    try:
+        with History(path) as db:
+            runs = db.runs(limit=limit)
+    except HistoryError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(r) for r in runs], indent=2, default=str))
+        return
+    for r in runs:
+        s = r.summary
+        click.echo(
+            f"{r.id:>5}  {r.started_at}  exit {int(r.exit_code)}  {r.label or '-':<16} "
+            f"{s.passed} passed, {s.warned} warn, {s.failed} fail, {s.errors} error, {s.skipped} skip"
+        )
+
+
+@cli.command("diff")
+@click.argument("run_a", type=int, required=False)
+@click.argument("run_b", type=int, required=False)
+@click.option(
+    "--history",
+    "path",
+    type=click.Path(dir_okay=False),
+    default="reports/history.sqlite",
+    show_default=True,
+    metavar="PATH",
+)
+@click.option("--json", "as_json", is_flag=True)
+def diff_cmd(run_a: int | None, run_b: int | None, path: str, as_json: bool) -> None:
+    """What regressed and what was fixed between two runs (default: the last two). Exit 2 on regressions."""
+    from .history import History, HistoryError
+
+    if not Path(path).is_file():
+        _fail(f"{path}: no history database")
+    try:
+        with History(path) as db:
+            if run_a is None or run_b is None:
+                last = db.latest(2)
+                if len(last) < 2:
+                    _fail(f"{path}: fewer than two runs recorded")
+                run_a, run_b = last[1].id, last[0].id
+            d = db.diff(run_a, run_b)
+    except HistoryError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(d), indent=2, default=str))
+    else:
+        click.echo(f"run {run_a} -> run {run_b}")
+        for title, items in (("regressed", d.regressions), ("fixed", d.fixed), ("new", d.new), ("gone", d.disappeared)):
+            for c in items:
+                click.echo(f"{title:<9} {c.check_id:<26} {c.target:<32} {c.old or '-'} -> {c.new or '-'}")
+        if not (d.regressions or d.fixed or d.new or d.disappeared):
+            click.echo("no change")
+    sys.exit(2 if d.regressions else 0)
 
 
 @cli.group()

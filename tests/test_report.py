@@ -569,9 +569,9 @@ def test_render_dispatch() -> None:
     assert json.loads(render(report, "json"))["schema_version"] == SCHEMA_VERSION
     assert render(report, "html").startswith("<!DOCTYPE html>")
     assert render(report, "text").rstrip().endswith("exit 2")
-    assert set(FORMATS) == {"json", "html", "text"}
+    assert set(FORMATS) == {"json", "html", "text", "junit", "prometheus", "monitoring", "sarif", "csv"}
     with pytest.raises(ValueError, match="unknown report format"):
-        render(report, "sarif")
+        render(report, "pdf")
 
 
 @pytest.mark.parametrize("fmt", ["json", "html", "text"])

@@ -1,4 +1,6 @@
-"""Report renderers: JSON (with its JSON Schema), plain text for terminals, and one self-contained HTML page.
+"""Report renderers: JSON (with its JSON Schema), plain text for terminals, one self-contained HTML page,
+and the formats other systems read: JUnit XML (CI), a Prometheus textfile (node_exporter), monitoring-plugins
+output (Nagios/Icinga), SARIF 2.1.0 and CSV.
 
 ::
 
@@ -6,8 +8,9 @@
     print(render(report, "text"))
     write_report(report, "out/audit.html", "html")
 
-Importing this package is cheap: jinja2 loads only when HTML is rendered, and jsonschema is never needed
-at run time (the schema ships as package data for tests and for whoever reads the reports).
+Importing this package is cheap: jinja2 loads only when HTML is rendered, the modules of the other formats
+(and ``xml.etree``, ``csv``) only when theirs is, and jsonschema is never needed at run time (the schema
+ships as package data for tests and for whoever reads the reports).
 """
 
 from __future__ import annotations
@@ -30,8 +33,13 @@ __all__ = [
     "Format",
     "load_schema",
     "render",
+    "render_csv",
     "render_html",
     "render_json",
+    "render_junit",
+    "render_monitoring",
+    "render_prometheus",
+    "render_sarif",
     "render_text",
     "report_from_dict",
     "report_to_dict",
@@ -39,9 +47,18 @@ __all__ = [
     "write_report",
 ]
 
-Format = Literal["json", "html", "text"]
-FORMATS: Final[tuple[str, ...]] = ("json", "html", "text")
-_SUFFIXES: Final[dict[str, str]] = {".json": "json", ".html": "html", ".htm": "html", ".txt": "text"}
+Format = Literal["json", "html", "text", "junit", "prometheus", "monitoring", "sarif", "csv"]
+FORMATS: Final[tuple[str, ...]] = ("json", "html", "text", "junit", "prometheus", "monitoring", "sarif", "csv")
+_SUFFIXES: Final[dict[str, str]] = {
+    ".json": "json",
+    ".html": "html",
+    ".htm": "html",
+    ".txt": "text",
+    ".xml": "junit",
+    ".prom": "prometheus",
+    ".sarif": "sarif",
+    ".csv": "csv",
+}
 
 
 def render_html(report: Report) -> str:
@@ -49,6 +66,41 @@ def render_html(report: Report) -> str:
     from .html import render_html as _render_html
 
     return _render_html(report)
+
+
+def render_junit(report: Report, site: str | None = None) -> str:
+    """JUnit XML, one suite per target kind (see :mod:`lyncready.report.junit`)."""
+    from .junit import render_junit as _render_junit
+
+    return _render_junit(report, site)
+
+
+def render_prometheus(report: Report, site: str | None = None) -> str:
+    """A node_exporter textfile (see :mod:`lyncready.report.prometheus` for metrics and status values)."""
+    from .prometheus import render_prometheus as _render_prometheus
+
+    return _render_prometheus(report, site)
+
+
+def render_monitoring(report: Report, *, long_output: bool = True, max_lines: int | None = 50) -> str:
+    """Monitoring-plugins output with performance data (see :mod:`lyncready.report.monitoring`)."""
+    from .monitoring import render_monitoring as _render_monitoring
+
+    return _render_monitoring(report, long_output=long_output, max_lines=max_lines)
+
+
+def render_sarif(report: Report) -> str:
+    """A SARIF 2.1.0 log of the warnings and failures (see :mod:`lyncready.report.sarif`)."""
+    from .sarif import render_sarif as _render_sarif
+
+    return _render_sarif(report)
+
+
+def render_csv(report: Report) -> str:
+    """One CSV row per result, safe from formula injection (see :mod:`lyncready.report.csv`)."""
+    from .csv import render_csv as _render_csv
+
+    return _render_csv(report)
 
 
 def schema_path() -> Traversable:
@@ -70,11 +122,22 @@ def render(report: Report, fmt: str) -> str:
         return render_html(report)
     if fmt == "text":
         return render_text(report, color=False)
+    if fmt == "junit":
+        return render_junit(report)
+    if fmt == "prometheus":
+        return render_prometheus(report)
+    if fmt == "monitoring":
+        return render_monitoring(report)
+    if fmt == "sarif":
+        return render_sarif(report)
+    if fmt == "csv":
+        return render_csv(report)
     raise ValueError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
 def format_for_path(path: str | os.PathLike[str]) -> str:
-    """The format a file name asks for by its suffix (``.json``, ``.html``/``.htm``, ``.txt``)."""
+    """The format a file name asks for by its suffix (``.json``, ``.html``/``.htm``, ``.txt``, ``.xml`` for
+    JUnit, ``.prom`` for Prometheus, ``.sarif``, ``.csv``; monitoring output has no suffix of its own)."""
     suffix = Path(path).suffix.lower()
     try:
         return _SUFFIXES[suffix]
