@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,6 +23,7 @@ from ._version import __version__
 if TYPE_CHECKING:
     from .host import Registry
     from .model import Report
+    from .runner import Progress
 
 EXIT_UNKNOWN = 3
 FORMATS = ("text", "json", "html", "junit", "prometheus", "monitoring", "sarif", "csv")
@@ -255,7 +257,7 @@ def _network_audit(
 
     def run() -> Report:
         try:
-            return asyncio.run(run_sites(sites, registry, arguments={"config": af.path}))
+            return asyncio.run(run_sites(sites, registry, arguments={"config": af.path}, progress=_progress()))
         except OptionError as exc:
             _fail(str(exc))
 
@@ -319,12 +321,36 @@ def _format_for(fmt: str | None, output: str | None) -> str:
     return "text"
 
 
+def _progress() -> Progress | None:
+    """A progress bar on stderr while checks run, only on a terminal (never in a pipe, a log or cron)."""
+    from .runner import Progress
+
+    stream = sys.stderr
+    if not stream.isatty() or os.environ.get("TERM") == "dumb":
+        return None
+    width = 30
+    last = [-1]
+
+    def update(done: int, total: int) -> None:
+        if total < 20:  # a small audit finishes before a bar helps
+            return
+        filled = width * done // total
+        if filled == last[0] and done != total:
+            return
+        last[0] = filled
+        end = "\n" if done == total else ""
+        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} checks{end}")
+        stream.flush()
+
+    return Progress(update)
+
+
 def _run(options: Any, registry: Registry) -> Report:
     from .options import OptionError
     from .runner import run_audit
 
     try:
-        return asyncio.run(run_audit(options, registry))
+        return asyncio.run(run_audit(options, registry, _progress()))
     except OptionError as exc:
         _fail(str(exc))
 

@@ -15,7 +15,7 @@ import dataclasses
 import datetime as dt
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ._version import __version__
@@ -81,7 +81,8 @@ class _Job:
 class Audit:
     """One audit run. Use :func:`lyncready.audit_async` rather than this class directly."""
 
-    def __init__(self, options: AuditOptions, registry: Registry) -> None:
+    def __init__(self, options: AuditOptions, registry: Registry, progress: Progress | None = None) -> None:
+        self.progress = progress
         self.options = options
         self.registry = registry
         self.checks = select_checks(registry, options.checks, options.skip)
@@ -203,6 +204,8 @@ class Audit:
                 job = _Job(c, t)
                 self._pending[id(job)] = job
                 queue.put_nowait(job)
+                if self.progress is not None:
+                    self.progress.queued(1)
 
     async def _work(self, queue: asyncio.Queue[_Job | None]) -> None:
         while True:
@@ -211,6 +214,8 @@ class Audit:
                 return
             result = await self._run_one(job.check, job.target)
             self.results.append(result)
+            if self.progress is not None:
+                self.progress.done(1)
             self._pending.pop(id(job), None)
 
     async def _run_one(self, check: Check, target: Target) -> Result:
@@ -322,12 +327,33 @@ class Audit:
         self._undiscovered.clear()
 
 
-async def run_audit(options: AuditOptions, registry: Registry) -> Report:
-    return await Audit(options, registry).run()
+class Progress:
+    """Counts (check, target) jobs as they are queued and finished; ``update`` is called on each change."""
+
+    def __init__(self, update: Callable[[int, int], None]) -> None:
+        self.total = 0
+        self.finished = 0
+        self._update = update
+
+    def queued(self, n: int) -> None:
+        self.total += n
+        self._update(self.finished, self.total)
+
+    def done(self, n: int) -> None:
+        self.finished += n
+        self._update(self.finished, self.total)
+
+
+async def run_audit(options: AuditOptions, registry: Registry, progress: Progress | None = None) -> Report:
+    return await Audit(options, registry, progress).run()
 
 
 async def run_sites(
-    sites: Sequence[tuple[str, AuditOptions]], registry: Registry, *, arguments: dict[str, object]
+    sites: Sequence[tuple[str, AuditOptions]],
+    registry: Registry,
+    *,
+    arguments: dict[str, object],
+    progress: Progress | None = None,
 ) -> Report:
     """Audit several sites (each its own options) concurrently and merge them into one report.
 
@@ -336,7 +362,9 @@ async def run_sites(
     """
     if not sites:
         raise OptionError("no site to audit")
-    reports = await asyncio.gather(*(run_audit(dataclasses.replace(o, site=name), registry) for name, o in sites))
+    reports = await asyncio.gather(
+        *(run_audit(dataclasses.replace(o, site=name), registry, progress) for name, o in sites)
+    )
     checks: dict[str, CheckMeta] = {}
     for r in reports:
         for meta in r.checks:

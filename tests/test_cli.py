@@ -103,3 +103,26 @@ def test_audit_output_file_infers_the_format(tmp_path: Path) -> None:
     assert doc["results"][0]["check_id"] == "dns_ntp_srv"
     assert doc["results"][0]["status"] == "fail"
     assert "report written to" in proc.stderr
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from lyncready import cli as cli_module
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty = Tty()
+    monkeypatch.setattr(sys, "stderr", tty)
+    monkeypatch.delenv("TERM", raising=False)
+    progress = cli_module._progress()
+    assert progress is not None
+    for _ in range(40):
+        progress.queued(1)
+    for _ in range(40):
+        progress.done(1)
+    assert tty.getvalue().endswith(f"\r[{'#' * 30}] 40/40 checks\n")
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # a pipe, a log file, cron: no bar at all
+    assert cli_module._progress() is None
