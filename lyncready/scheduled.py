@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from .model import Report
 
 if TYPE_CHECKING:
-    from .history import Change
+    from .history import Change, ChangeKind, ResultKey
 
 # format -> file extension of the timestamped reports
 OUTPUT_FORMATS = {"json": "json", "html": "html", "junit": "xml", "text": "txt"}
@@ -42,6 +42,7 @@ class Outcome:
     fixed: list[str] = field(default_factory=list)
     run_id: int | None = None
     messages: list[str] = field(default_factory=list)
+    changes: dict[ResultKey, ChangeKind] | None = None  # per result, since the previous run (None: no previous run)
 
 
 @contextlib.contextmanager
@@ -91,7 +92,7 @@ def scheduled_run(
 
 
 def _record(outcome: Outcome, path: Path, label: str | None, keep: int | None, keep_days: int | None) -> None:
-    from .history import History, HistoryError
+    from .history import History, HistoryError, mark_changes
 
     try:
         with History(path) as db:
@@ -99,6 +100,7 @@ def _record(outcome: Outcome, path: Path, label: str | None, keep: int | None, k
             run_id = db.record(outcome.report, label=label)
             outcome.run_id = run_id
             if previous:
+                outcome.changes = mark_changes(outcome.report, db.get(previous[0].id))
                 diff = db.diff(previous[0].id, run_id)
                 outcome.regressions = [_change(c) for c in diff.regressions]
                 outcome.fixed = [_change(c) for c in diff.fixed]
@@ -127,12 +129,17 @@ def _change(c: Change) -> str:
 
 
 def _write_all(outcome: Outcome, out: Path, label: str | None) -> None:
-    from .report import write_report
-
     run = f"-run{outcome.run_id}" if outcome.run_id is not None else ""
     stem = f"lyncready-{label + '-' if label else ''}{_stamp(outcome.report)}{run}"
     for fmt, ext in OUTPUT_FORMATS.items():
-        outcome.written.append(write_report(outcome.report, out / f"{stem}.{ext}", fmt))
+        outcome.written.append(_write(outcome, out / f"{stem}.{ext}", fmt))
     for name, fmt in FIXED.items():
-        outcome.written.append(write_report(outcome.report, out / name, fmt))
+        outcome.written.append(_write(outcome, out / name, fmt))
     outcome.messages.append(f"reports written to {out} ({stem}.*, {', '.join(FIXED)})")
+
+
+def _write(outcome: Outcome, path: Path, fmt: str) -> Path:
+    """One report file, atomically; the HTML ones mark what changed since the previous run."""
+    from .report import write_report
+
+    return write_report(outcome.report, path, fmt, changes=outcome.changes)

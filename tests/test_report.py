@@ -36,7 +36,6 @@ from lyncready.report import (
     FORMATS,
     load_schema,
     render,
-    render_html,
     render_json,
     render_text,
     report_from_dict,
@@ -44,6 +43,7 @@ from lyncready.report import (
     schema_path,
     write_report,
 )
+from lyncready.report.html import render_html
 from lyncready.report.text import visible
 
 SCRIPT = "<script>alert(1)</script>"
@@ -496,19 +496,90 @@ def test_text_without_results() -> None:
 
 # -- HTML --------------------------------------------------------------------------------------
 
+HOSTILE_SITE = "Branch <b>2</b>"
+MUTE_REASON = "port 80 opens with the new load balancer (CHG-42)"
+
+
+def site_report() -> Report:
+    """A network audit: RESULTS at "HQ", three results at a second site with a hostile name, one of them muted."""
+    hq = tuple(dataclasses.replace(r, site="HQ") for r in RESULTS)
+    branch = (
+        dataclasses.replace(RESULTS[0], site=HOSTILE_SITE, status=Status.FAIL, summary="no SRV record"),
+        dataclasses.replace(RESULTS[2], site=HOSTILE_SITE),
+        dataclasses.replace(RESULTS[5], site=HOSTILE_SITE, status=Status.FAIL, muted=MUTE_REASON),
+    )
+    return make_report(results=hq + branch)
+
+
+def site_changes(report: Report) -> dict[Any, Any]:
+    """The HQ results of the previous run: contoso.test failed, time.contoso.test passed, (none) passed;
+    nothing at the second site. So: 1 fixed, 1 regressed, 1 changed (pass -> skip), 3 new."""
+    from lyncready.history import mark_changes
+
+    before = {0: Status.FAIL, 2: Status.PASS, 4: Status.PASS}
+    previous = tuple(
+        dataclasses.replace(r, status=before.get(i, r.status)) for i, r in enumerate(report.results) if r.site == "HQ"
+    )
+    return dict(mark_changes(report, dataclasses.replace(report, results=previous)))
+
 
 @pytest.fixture(scope="module")
 def page() -> str:
     return render_html(make_report())
 
 
-def test_html_escapes_hostile_strings(page: str) -> None:
-    assert SCRIPT not in page
-    assert ESCAPED_SCRIPT in page
-    assert "\x1b" not in page
-    assert "\x07" not in page
-    # evidence, target names, origins, notes and finding messages are all text
-    assert page.count("<script") == 1  # only the page's own filter script
+@pytest.fixture(scope="module")
+def site_page() -> str:
+    report = site_report()
+    return render_html(report, site_changes(report))
+
+
+def tbody(page: str, anchor: str) -> str:
+    m = re.search(rf'<tbody id="{anchor}"[^>]*>.*?</tbody>', page, re.S)
+    assert m is not None, anchor
+    return m.group(0)
+
+
+def section(page: str, html_id: str) -> str:
+    m = re.search(rf'<section id="{html_id}">.*?</section>', page, re.S)
+    assert m is not None, html_id
+    return m.group(0)
+
+
+def matrix(page: str) -> dict[str, list[str]]:
+    """The site x check matrix as {check_id: [cell per site]}, each cell "status[ hollow]|counts|muted|anchor"."""
+    m = re.search(r'<table class="matrix">.*?</table>', page, re.S)
+    assert m is not None
+    rows: dict[str, list[str]] = {}
+    for row in re.findall(r'<tr>\n<td class="check">.*?</tr>', m.group(0), re.S):
+        cid = re.search(r"<small>(.*?)</small>", row)
+        assert cid is not None
+        cells = []
+        for cell in re.findall(r"<td class=\"(?:cell|none)\".*?</td>", row, re.S):
+            if 'class="none"' in cell:
+                cells.append("-")
+                continue
+            badge = re.search(r'<span class="badge (\w+)( hollow)?">', cell)
+            anchor = re.search(r'href="#(r\d+)"', cell)
+            assert badge is not None and anchor is not None
+            smalls = re.findall(r"<small>(.*?)</small>", cell)
+            counts = next((t for t in smalls if "muted" not in t), "")
+            muted = next((t for t in smalls if "muted" in t), "")
+            cells.append(f"{badge.group(1)}{badge.group(2) or ''}|{counts}|{muted}|{anchor.group(1)}")
+        rows[cid.group(1)] = cells
+    return rows
+
+
+def test_html_escapes_hostile_strings(page: str, site_page: str) -> None:
+    for p in (page, site_page):
+        assert SCRIPT not in p
+        assert ESCAPED_SCRIPT in p
+        assert "\x1b" not in p
+        assert "\x07" not in p
+        # evidence, target names, origins, notes and finding messages are all text
+        assert p.count("<script") == 1  # only the page's own filter script
+    assert HOSTILE_SITE not in site_page
+    assert "Branch &lt;b&gt;2&lt;/b&gt;" in site_page
 
 
 def test_html_content(page: str) -> None:
@@ -518,8 +589,6 @@ def test_html_content(page: str) -> None:
     assert "contoso.test" in page and "10.0.0.5:53" in page
     for c in CHECKS:
         assert c.title in page
-    for label in ("DOMAIN targets", "NTP targets", "WEB targets"):
-        assert label in page
     for status in Status:
         assert f'data-status="{status.value}"' in page
     assert "pool.contoso.test:443" in page
@@ -532,18 +601,135 @@ def test_html_content(page: str) -> None:
     assert "2 passed, 1 warning, 1 failed, 1 error, 1 skipped — exit 2" in page
 
 
-def test_html_is_self_contained(page: str) -> None:
+def test_html_failures_first_with_reason_fix_and_collapsed_evidence(page: str) -> None:
+    assert '<h3 id="attention">Needs attention (3)</h3>' in page
+    assert '<h3 id="ok">Passed and skipped (3)</h3>' in page
+    assert 'id="muted"' not in page  # no empty section
+    # open problems first, worst first: fail (r1), error (r3), warn (r2); then pass (r0, r5), skip (r4)
+    order = [m.group(1) for m in re.finditer(r'<tbody id="(r\d+)"', page)]
+    assert order == ["r1", "r3", "r2", "r0", "r5", "r4"]
+    fail = tbody(page, "r1")
+    assert fail.index("Findings") < fail.index("Remediation") < fail.index("Fix") < fail.index("Evidence")
+    assert "<details>\n<summary>Evidence</summary>" in fail
+    assert "<details open" not in page
+    # one-site audit: no site column, matrix or changes; no change badge
+    assert "<th>Site</th>" not in page and 'class="matrix"' not in page
+    assert 'id="changes"' not in page and 'data-change="' not in page and 'value="regressed"' not in page
+
+
+def test_html_filters(page: str, site_page: str) -> None:
+    for value in [*(s.value for s in Status), "muted"]:
+        assert f'<input type="checkbox" data-filter value="{value}" checked>' in page
+    assert '<input type="checkbox" data-filter value="regressed">' in site_page  # off: "only regressed"
+    assert '<span id="shown"' in page
+
+
+def test_html_sites_summary(site_page: str) -> None:
+    sites = section(site_page, "sites")
+    rows = re.findall(r'<tr>\n<td class="site"><b>(.*?)</b></td>\n(.*?)</tr>', sites, re.S)
+    assert [name for name, _ in rows] == ["HQ", "Branch &lt;b&gt;2&lt;/b&gt;"]
+
+    def cells(row: str) -> list[str]:
+        worst = re.search(r'<span class="badge (\w+)">', row)
+        assert worst is not None
+        return [worst.group(1), *re.findall(r'<td class="num[^"]*">(\d+)</td>', row), row.rsplit("<td>", 1)[1]]
+
+    # worst, fail, error, warn, pass, skip, muted, total, regressed, fixed, exit
+    assert cells(rows[0][1]) == ["fail", "1", "1", "1", "2", "1", "0", "6", "1", "1", "2 (CRITICAL)</td>\n"]
+    assert cells(rows[1][1]) == ["fail", "2", "0", "1", "0", "0", "1", "3", "0", "0", "2 (CRITICAL)</td>\n"]
+    assert "<dt>Sites</dt><dd>HQ, Branch &lt;b&gt;2&lt;/b&gt;</dd>" in site_page
+    assert '<li class="accepted"><b>1</b> muted (accepted)</li>' in site_page
+
+
+def test_html_site_check_matrix(site_page: str) -> None:
+    # rows in catalogue order, columns in site order; the link goes to the cell's worst result
+    assert matrix(site_page) == {
+        "dns_sipinternaltls": ["fail|1 fail · 1 pass||r1", "fail|||r6"],
+        "ntp_answers": ["error|1 error · 1 warn||r3", "warn|||r7"],
+        "web_http80": ["pass|1 pass · 1 skip||r5", "fail hollow||1 muted|r8"],
+    }
+    head = re.search(r'<table class="matrix">\n<thead><tr>(.*?)</tr>', site_page)
+    assert head is not None
+    assert re.findall(r'<th class="site">(.*?)</th>', head.group(1)) == ["HQ", "Branch &lt;b&gt;2&lt;/b&gt;"]
+
+
+def test_html_matrix_marks_muted_next_to_open_results() -> None:
+    report = site_report()
+    extra = dataclasses.replace(RESULTS[5], target="pool2.contoso.test:80", site=HOSTILE_SITE)
+    cells = matrix(render_html(dataclasses.replace(report, results=(*report.results, extra))))
+    assert cells["web_http80"][1] == "pass|1 pass|1 muted|r8"  # the open result's status, the muted one beside it
+
+
+def test_html_muted_results(site_page: str) -> None:
+    muted = tbody(site_page, "r8")
+    assert muted.startswith('<tbody id="r8" data-status="fail" data-change="new" data-muted class="is-muted">')
+    assert '<span class="badge accepted">muted</span>' in muted
+    assert f"<b>Muted:</b> {MUTE_REASON}" in muted
+    assert '<h3 id="muted">Muted (accepted findings) (1)</h3>' in site_page
+    # after the open problems, before what passed
+    assert site_page.index('id="attention"') < site_page.index('id="muted"') < site_page.index('id="ok"')
+    assert '<td class="site">Branch &lt;b&gt;2&lt;/b&gt;</td>' in muted
+
+
+def test_html_change_badges_and_section(site_page: str) -> None:
+    badges = {
+        m.group(1): m.group(2)
+        for m in re.finditer(r'<tbody id="(r\d+)" data-status="\w+" data-change="(\w+)"', site_page)
+    }
+    # r0 fixed (fail -> pass), r2 regressed (pass -> warn), r4 changed (pass -> skip), the second site is new;
+    # unchanged results (r1, r3, r5) carry no badge
+    assert badges == {"r0": "fixed", "r2": "regressed", "r4": "changed", "r6": "new", "r7": "new", "r8": "new"}
+    assert '<span class="badge chg regressed">regressed</span>' in tbody(site_page, "r2")
+    changes = section(site_page, "changes")
+    assert "<h2>Changes since the last run</h2>" in changes
+    assert changes.index("Regressed (1)") < changes.index("Fixed (1)") < changes.index("3 new, 1 changed")
+    regressed = changes[changes.index("Regressed (1)") : changes.index("Fixed (1)")]
+    assert '<a href="#r2"><span class="badge warn">warn</span> <b>HQ</b> · NTP server answers' in regressed
+    # the changes come right after the summary, before the sites and the results
+    assert site_page.index('id="summary"') < site_page.index('id="changes"') < site_page.index('id="sites"')
+    assert site_page.index('id="sites"') < site_page.index('id="results"')
+
+
+def test_html_changes_without_regression_or_fix() -> None:
+    report = make_report()
+    from lyncready.history import mark_changes
+
+    page = render_html(report, mark_changes(report, report))
+    assert "No regression and no fix since the last run." in page
+    assert 'data-change="' not in page
+    # plain tuples work as keys too, and a change of a result not in the report is ignored
+    page = render_html(report, {("ntp_answers", "time.contoso.test:123", ""): "regressed", ("x", "y", ""): "new"})
+    assert re.findall(r'data-change="(\w+)"', page) == ["regressed"]
+
+
+def test_html_without_changes_is_unchanged() -> None:
+    report = site_report()
+    assert render_html(report) == render_html(report, None) == render(report, "html")
+    assert 'id="changes"' not in render_html(report)
+
+
+@pytest.mark.parametrize("which", ["page", "site_page"])
+def test_html_is_self_contained(which: str, request: pytest.FixtureRequest) -> None:
+    page: str = request.getfixturevalue(which)
     assert not re.search(r"""\b(?:src|href|action|srcset|poster|data)\s*=\s*["']?\s*(?:https?:)?//""", page, re.I)
-    assert not re.search(r"""\b(?:src|href)\s*=""", page, re.I)
+    assert not re.search(r"""\bsrc\s*=""", page, re.I)
+    # the only links are fragments of this page, each to an element that exists
+    ids = set(re.findall(r'\bid="([^"]+)"', page))
+    for m in re.finditer(r"""\bhref\s*=\s*(["']?)([^"' >]*)""", page, re.I):
+        assert m.group(1) == '"' and m.group(2).startswith("#"), m.group(0)
+        assert m.group(2)[1:] in ids, m.group(0)
     assert "url(" not in page and "@import" not in page
     assert "<link" not in page and "<img" not in page and "<iframe" not in page
+    assert " style=" not in page  # the CSP allows no style attribute
     # URLs appear only as text (a check's references)
     for m in re.finditer(r"https?://", page):
         before = page[max(0, m.start() - 60) : m.start()]
         assert before.endswith("<li>"), before
 
 
-def test_html_csp_allows_only_its_own_script_and_style(page: str) -> None:
+@pytest.mark.parametrize("which", ["page", "site_page"])
+def test_html_csp_allows_only_its_own_script_and_style(which: str, request: pytest.FixtureRequest) -> None:
+    page: str = request.getfixturevalue(which)
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)
     assert csp is not None
     policy = csp.group(1)
@@ -559,6 +745,38 @@ def test_html_empty_report() -> None:
     page = render_html(make_report(results=(), targets=(), plugins=(), notes=(), arguments={}))
     assert "No check ran." in page
     assert "No target was found or given." in page
+
+
+def test_scheduled_run_marks_changes_in_the_html_only(tmp_path: Path) -> None:
+    from lyncready.scheduled import scheduled_run
+
+    report = site_report()
+    before = {0: Status.FAIL, 2: Status.PASS}
+    first = dataclasses.replace(
+        report,
+        results=tuple(dataclasses.replace(r, status=before.get(i, r.status)) for i, r in enumerate(report.results)),
+    )
+    out = tmp_path / "reports"
+    one = scheduled_run(lambda: first, output_dir=str(out), history=None)
+    assert one.changes is None  # the first run: nothing to compare with, no badge
+    assert 'id="changes"' not in (out / "latest.html").read_text(encoding="utf-8")
+    (out / "latest.html").chmod(0o640)
+
+    two = scheduled_run(lambda: report, output_dir=str(out), history=None)
+    assert two.changes is not None
+    assert {k: v for k, v in two.changes.items() if v != "unchanged"} == {
+        ("dns_sipinternaltls", "contoso.test", "HQ"): "fixed",
+        ("ntp_answers", "time.contoso.test:123", "HQ"): "regressed",
+    }
+    latest = (out / "latest.html").read_text(encoding="utf-8")
+    stamped = [p for p in two.written if p.suffix == ".html" and p.name != "latest.html"]
+    assert len(stamped) == 1 and stamped[0].read_text(encoding="utf-8") == latest
+    assert latest == render_html(two.report, two.changes)  # with the notes the run added
+    assert re.findall(r'data-change="(\w+)"', latest) == ["regressed", "fixed"]  # failures first
+    assert (out / "latest.html").stat().st_mode & 0o777 == 0o640  # the replaced file's mode is kept
+    assert not list(out.glob(".*.tmp"))
+    # the other formats are written as before
+    assert (out / "latest.json").read_text(encoding="utf-8") == render(two.report, "json")
 
 
 # -- render / write_report ---------------------------------------------------------------------

@@ -19,14 +19,20 @@ import contextlib
 import json as _json
 import os
 import tempfile
+from collections.abc import Mapping
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from ..model import Report
 from .json import render_json, report_from_dict, report_to_dict
 from .text import render_text
+
+if TYPE_CHECKING:
+    from ..history import ChangeKind, ResultKey
+
+    Changes = Mapping[ResultKey, ChangeKind]
 
 __all__ = [
     "FORMATS",
@@ -61,11 +67,12 @@ _SUFFIXES: Final[dict[str, str]] = {
 }
 
 
-def render_html(report: Report) -> str:
-    """The report as one self-contained HTML page (imports jinja2 on first use)."""
+def render_html(report: Report, changes: Changes | None = None) -> str:
+    """The report as one self-contained HTML page (imports jinja2 on first use); ``changes`` marks what
+    changed since the previous run (see :func:`lyncready.history.mark_changes`)."""
     from .html import render_html as _render_html
 
-    return _render_html(report)
+    return _render_html(report, changes)
 
 
 def render_junit(report: Report, site: str | None = None) -> str:
@@ -114,12 +121,12 @@ def load_schema() -> dict[str, Any]:
     return schema
 
 
-def render(report: Report, fmt: str) -> str:
-    """The report in one of :data:`FORMATS`."""
+def render(report: Report, fmt: str, *, changes: Changes | None = None) -> str:
+    """The report in one of :data:`FORMATS` (``changes``: marks since the previous run, used by HTML)."""
     if fmt == "json":
         return render_json(report)
     if fmt == "html":
-        return render_html(report)
+        return render_html(report, changes)
     if fmt == "text":
         return render_text(report, color=False)
     if fmt == "junit":
@@ -160,7 +167,9 @@ def _umask() -> int:
     return mask
 
 
-def write_report(report: Report, path: str | os.PathLike[str], fmt: str | None = None) -> Path:
+def write_report(
+    report: Report, path: str | os.PathLike[str], fmt: str | None = None, *, changes: Changes | None = None
+) -> Path:
     """Write the report to ``path`` atomically and return the path.
 
     ``fmt`` is one of :data:`FORMATS`; ``None`` takes it from the file's suffix. Parent directories are
@@ -170,7 +179,7 @@ def write_report(report: Report, path: str | os.PathLike[str], fmt: str | None =
     """
     target = Path(path)
     fmt = format_for_path(target) if fmt is None else fmt
-    data = render(report, fmt).encode("utf-8")
+    data = render(report, fmt, changes=changes).encode("utf-8")
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         mode = target.stat().st_mode & 0o7777
