@@ -102,6 +102,7 @@ async def _judge_srv(
         return f.outcome(f"{name} declares no service", evidence=evidence, fix=fix_line)
     resolved = await resolve_all(ctx, sorted({r.target for r in usable}))
     evidence["targets"] = {t: {"status": a.status.value, "addresses": list(a.addresses)} for t, a in resolved.items()}
+    aliased: dict[str, str] = {}  # SRV target -> the name its CNAME chain ends at
     for rec in usable:
         if rec.port != expected_port:
             f.add(
@@ -119,6 +120,16 @@ async def _judge_srv(
                 Level.FAIL,
                 f"SRV target {rec.target}: " + dns_problem(rec.target, "A", ans),
                 target=rec.target,
+            )
+        elif ans.cname_chain and rec.target not in aliased:
+            aliased[rec.target] = ans.cname_chain[-1]
+            f.add(
+                "srv.target_alias",
+                Level.WARN,
+                f"SRV target {rec.target} is an alias (CNAME) for {ans.cname_chain[-1]}: RFC 2782 requires the "
+                "host's own name; phones may not follow the alias, and the certificate must cover the name used.",
+                target=rec.target,
+                canonical=ans.cname_chain[-1],
             )
     expected = ctx.options.expected_registrars if template == SIP_SRV else ()
     if expected and not {r.target for r in usable} & set(expected):
@@ -139,6 +150,9 @@ async def _judge_srv(
     unresolved = next((t for t, a in resolved.items() if not a.ok), None)
     if unresolved is not None:
         fix = f"{unresolved}. 3600 IN A <address of {unresolved}>"
+    alias = next((r for r in usable if r.target in aliased), None)
+    if not fix and alias is not None:
+        fix = f"{name}. 3600 IN SRV {alias.priority} {alias.weight} {alias.port} {aliased[alias.target]}."
     return f.outcome(f"{name} -> {summary_targets}: problems found", evidence=evidence, fix=fix)
 
 

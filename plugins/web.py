@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 from lyncready import Check, CheckContext, Findings, Level, Outcome, Severity, Target, TargetKind, check, hookimpl
 from lyncready.facts import ConnStatus, HttpQuery, HttpResponse
@@ -13,6 +14,7 @@ from ._common import SEED_ARTICLE, addresses, dns_problem
 
 CERTPROV = "/CertProv/CertProvisioningService.svc"
 WEBTICKET = "/WebTicket/WebTicketService.svc"
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _response_evidence(r: HttpResponse) -> dict[str, Any]:
@@ -43,6 +45,22 @@ async def _get_all(
         return [], dns_problem(target.name, "A", answer)
     keys = [HttpQuery(scheme, a, port, target.name, p) for a in answer.addresses for p in paths]
     return list(await asyncio.gather(*(ctx.fact(k) for k in keys))), ""
+
+
+def _url_key(url: SplitResult) -> tuple[str, str, int | None, str, str]:
+    scheme = url.scheme.lower()
+    return scheme, (url.hostname or "").lower(), url.port or DEFAULT_PORTS.get(scheme), url.path or "/", url.query
+
+
+def redirects_to_itself(r: HttpResponse) -> bool:
+    """Does the Location header name the URL that was asked (a loop no client gets out of)?"""
+    location = (r.header("Location") or "").strip()
+    if not location:
+        return False
+    try:
+        return _url_key(urlsplit(r.url)) == _url_key(urlsplit(urljoin(r.url, location)))
+    except ValueError:  # a Location that is no URL (a port out of range...) is no loop
+        return False
 
 
 CodeJudge = Callable[[Findings, HttpResponse, str, int], str]
@@ -107,6 +125,13 @@ async def http_certprov_anonymous(ctx: CheckContext, target: Target) -> Outcome:
         if 200 <= code < 300 or code in (400, 405, 415):
             # a WCF service may answer a bare GET with 400/405/415: it is reachable and anonymous
             f.add("http.ok", Level.INFO, f"{where} answered {code} {r.reason_phrase}", **args)
+        elif 300 <= code < 400 and redirects_to_itself(r):
+            f.add(
+                "http.redirect_loop",
+                Level.FAIL,
+                f"{where} redirects ({code}) to itself: a redirect loop, no phone ever gets the root chain.",
+                **args,
+            )
         elif 300 <= code < 400:
             f.add(
                 "http.redirect",
@@ -158,6 +183,8 @@ async def https_web_services(ctx: CheckContext, target: Target) -> Outcome:
         if 200 <= code < 300 or code in (400, 401, 405, 415):
             note = " (authentication challenge, as expected)" if code == 401 else ""
             f.add("https.ok", Level.INFO, f"{where} answered {code} {r.reason_phrase}{note}", **args)
+        elif 300 <= code < 400 and redirects_to_itself(r):
+            f.add("https.redirect_loop", Level.FAIL, f"{where} redirects ({code}) to itself: a redirect loop", **args)
         elif 300 <= code < 400:
             f.add("https.redirect", Level.WARN, f"{where} redirects ({code}) to {r.header('Location') or '?'}", **args)
         elif code == 403:

@@ -74,9 +74,17 @@ async def _ask(qname: str, rdtype: str, ctx: ProbeContext) -> tuple[dns.message.
                     family, socket.SOCK_DGRAM, 0, None, (ns.host, ns.port)
                 )
                 try:
-                    response, used_tcp = await dns.asyncquery.udp_with_fallback(
-                        query, ns.host, timeout=ctx.timeout, port=ns.port, udp_sock=udp
+                    response = await dns.asyncquery.udp(
+                        query, ns.host, timeout=ctx.timeout, port=ns.port, raise_on_truncation=True, sock=udp
                     )
+                    used_tcp = False
+                except dns.message.Truncated:
+                    # the retry over TCP has its own failures: told apart, since the UDP port did answer
+                    retried = await _tcp_after_truncation(query, ns, ctx)
+                    if isinstance(retried, str):
+                        errors.append(retried)
+                        continue
+                    response, used_tcp = retried, True
                 finally:
                     await udp.close()
         except dns.exception.Timeout:
@@ -97,6 +105,23 @@ async def _ask(qname: str, rdtype: str, ctx: ProbeContext) -> tuple[dns.message.
         errors.append(f"{ns}: {dns.rcode.to_text(rcode)}")
         last = (response, str(ns), used_tcp)
     return last[0], last[1], "; ".join(errors), last[2]
+
+
+async def _tcp_after_truncation(
+    query: dns.message.Message, ns: Nameserver, ctx: ProbeContext
+) -> dns.message.Message | str:
+    """The answer over TCP after a truncated UDP answer, or why there is none."""
+    why = f"{ns}: the UDP answer was truncated (TC) and the retry over TCP"
+    try:
+        return await dns.asyncquery.tcp(query, ns.host, timeout=ctx.timeout, port=ns.port)
+    except dns.exception.Timeout:
+        return f"{why} got no answer within {ctx.timeout:g} s"
+    except ConnectionRefusedError:
+        return f"{why} was refused: a firewall blocks DNS over TCP (or the server does not serve it)"
+    except OSError as exc:
+        return f"{why} failed: {exc.strerror or exc}"
+    except dns.exception.DNSException as exc:
+        return f"{why} got a malformed answer ({exc})"
 
 
 def _failure_status(response: dns.message.Message | None, reasons: str) -> DnsStatus:

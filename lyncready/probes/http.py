@@ -32,7 +32,10 @@ def parse_head(head: bytes) -> tuple[int, str, tuple[tuple[str, str], ...]] | No
     """Parse a status line and headers; None when it is not HTTP/1.x."""
     lines = head.decode("iso-8859-1").split("\r\n")
     parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit() or len(parts[1]) != 3:
+    code = parts[1] if len(parts) > 1 else ""
+    # isascii(): str.isdigit() is also true for '²' or '٣', which int() refuses (a status line of
+    # b"HTTP/1.1 \xb200 OK" decodes to '²00' and crashed the probe)
+    if not parts[0].startswith("HTTP/1.") or len(code) != 3 or not (code.isascii() and code.isdigit()):
         return None
     headers: list[tuple[str, str]] = []
     for line in lines[1:]:
@@ -41,7 +44,7 @@ def parse_head(head: bytes) -> tuple[int, str, tuple[tuple[str, str], ...]] | No
         name, sep, value = line.partition(":")
         if sep:
             headers.append((name.strip(), value.strip()))
-    return int(parts[1]), parts[2] if len(parts) > 2 else "", tuple(headers)
+    return int(code), parts[2] if len(parts) > 2 else "", tuple(headers)
 
 
 async def probe_http(key: HttpQuery, ctx: ProbeContext) -> HttpResponse:

@@ -103,11 +103,18 @@ def parse_reply(data: bytes, sent: bytes, t1: float, t4: float, address: str, po
     if data[24:32] != sent:
         problems.append("origin")
         reasons.append("origin timestamp does not echo our transmit timestamp (spoofed, stale or not an NTP reply)")
-    if stratum == 0:
-        kod = refid_raw.decode("ascii", "replace").rstrip("\x00")
+    code = refid_raw.rstrip(b"\x00")
+    if stratum == 0 and code and all(0x21 <= b <= 0x7E for b in code):
+        # RFC 5905 7.4: a kiss-o'-death is stratum 0 with an ASCII kiss code in the reference id
+        kod = code.decode("ascii")
         problems.append("kod")
         meaning = KOD_MEANINGS.get(kod, "unknown code")
         reasons.append(f"kiss-o'-death {kod!r}: {meaning}")
+    elif stratum == 0:
+        # stratum 0 without a kiss code is "unspecified": what an unsynchronised chronyd sends (leap 3,
+        # reference id 0), not a kiss-o'-death
+        problems.append("stratum0")
+        reasons.append("stratum 0 (unspecified) and no kiss code: the server is not synchronised")
     elif stratum >= 16:
         problems.append("stratum16")
         reasons.append(f"stratum {stratum}: the server is not synchronised")
