@@ -573,6 +573,15 @@ def dhcp() -> None:
     """DHCP as a phone sees it: probe a VLAN, decode pasted option hex."""
 
 
+def _add_config_commands() -> None:
+    from .dhcpconfig.cli import add_commands
+
+    add_commands(dhcp)
+
+
+_add_config_commands()
+
+
 @dhcp.command("probe")
 @click.option("--interface", required=True, metavar="IFACE", help="The interface on the phone VLAN.")
 @click.option("--dhcp-mode", "mode", type=click.Choice(["inform", "discover"]), default="inform", show_default=True)
