@@ -111,7 +111,10 @@ def _decode_into(
 
 def _add_diagnostics(f: Findings, decoded: Decoded, server: str, option: int) -> None:
     for d in decoded.diagnostics:
-        f.add(d.tag, LEVELS.get(d.level, Level.WARN), f"{server}: option {option}: {d.message}", server=server)
+        # most codec messages already name the option ("option 120: the label at byte 11..."): say it once
+        named = d.message.lower().startswith(f"option {option}")
+        message = d.message if named else f"option {option}: {d.message}"
+        f.add(d.tag, LEVELS.get(d.level, Level.WARN), f"{server}: {message}", server=server)
 
 
 def _reply_evidence(r: DhcpReply, codes: tuple[int, ...]) -> dict[str, Any]:
