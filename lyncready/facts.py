@@ -201,6 +201,8 @@ class TlsHandshake:
     verify_message: str = ""
     trust_source: str = ""  # the CA bundle path, or "system store"
     elapsed: float = 0.0
+    # the bootstrap GETs sent on this same connection (HTTP/1.1 pipelined): path -> HttpResponse
+    responses: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,32 +304,98 @@ class ProbeCrash(Exception):
 Probe = Callable[[Any, "ProbeContext"], Awaitable[Any]]
 
 
+class Contact:
+    """What a probe learns when it takes a slot: whether its (address, port) is known to be silent."""
+
+    __slots__ = ("_key", "_limiter", "_silenced", "silent")
+
+    def __init__(self, silent: str | None, limiter: Limiter | None, key: tuple[str, int, str] | None) -> None:
+        self.silent = silent  # the reason, when earlier probes got no answer at all from (address, port)
+        self._limiter = limiter
+        self._key = key
+        self._silenced = False
+
+    def no_answer(self, reason: str) -> None:
+        """This probe got no answer within its timeout. Unless (address, port) answered anything earlier in
+        the audit, the other probes to it are told at once instead of waiting for their own timeouts."""
+        self._silenced = True
+        if self._limiter is not None and self._key is not None:
+            self._limiter.silenced(self._key, reason)
+
+    def done(self) -> None:
+        if self._limiter is not None and self._key is not None and not self._silenced:
+            self._limiter.answered(self._key)
+
+
 @dataclass
 class Limiter:
-    """A global limit on network operations in flight, and one per remote host."""
+    """A global limit on network operations in flight, and one per remote host.
+
+    Black holes cost one timeout, not one per operation: once an (address, port, protocol) that never
+    answered in this audit lets an operation time out, the operations after it are told at once. With
+    ``gate`` (TCP, NTP: silence is a property of the address and port) the first operation goes alone and
+    the others wait for its verdict outside the limits. DNS is not gated: a server may be silent for one zone
+    (a dead forwarder) and answer the others, so it is judged silent only while it has answered nothing.
+    """
 
     total: int
     per_host: int
     _global: asyncio.Semaphore = field(init=False)
     _hosts: dict[str, asyncio.Semaphore] = field(init=False, default_factory=dict)
+    _first: dict[tuple[str, int, str], asyncio.Future[None]] = field(init=False, default_factory=dict)
+    _silent: dict[tuple[str, int, str], str] = field(init=False, default_factory=dict)
+    _alive: set[tuple[str, int, str]] = field(init=False, default_factory=set)
     in_flight: int = field(init=False, default=0)
     peak: int = field(init=False, default=0)  # the most operations seen in flight at once
 
     def __post_init__(self) -> None:
         self._global = asyncio.Semaphore(self.total)
 
+    def silenced(self, key: tuple[str, int, str], reason: str) -> None:
+        if key not in self._alive:
+            self._silent.setdefault(key, reason)
+
+    def answered(self, key: tuple[str, int, str]) -> None:
+        self._alive.add(key)
+        self._silent.pop(key, None)
+
     @contextlib.asynccontextmanager
-    async def slot(self, host: str) -> AsyncIterator[None]:
+    async def slot(
+        self, host: str, port: int | None = None, proto: str = "tcp", *, gate: bool = True
+    ) -> AsyncIterator[Contact]:
+        key = None if port is None else (host, port, proto)
+        mine: asyncio.Future[None] | None = None
+        if key is not None and gate:
+            first = self._first.get(key)
+            if first is None:
+                mine = self._first[key] = asyncio.get_running_loop().create_future()
+            else:
+                await asyncio.shield(first)
+        if key is not None and key in self._silent:
+            if mine is not None and not mine.done():
+                mine.set_result(None)
+            yield Contact(self._silent[key], None, None)
+            return
+        contact = Contact(None, self, key)
         sem = self._hosts.get(host)
         if sem is None:
             sem = self._hosts[host] = asyncio.Semaphore(self.per_host)
-        async with sem, self._global:
-            self.in_flight += 1
-            self.peak = max(self.peak, self.in_flight)
-            try:
-                yield
-            finally:
-                self.in_flight -= 1
+        try:
+            async with sem, self._global:
+                if key is not None and key in self._silent:  # judged silent while we waited for the slot
+                    contact.no_answer(self._silent[key])
+                    yield Contact(self._silent[key], None, None)
+                    return
+                self.in_flight += 1
+                self.peak = max(self.peak, self.in_flight)
+                try:
+                    yield contact
+                finally:
+                    self.in_flight -= 1
+        finally:
+            contact.done()
+            if mine is not None and not mine.done():
+                mine.set_result(None)  # the first operation is over: the others may go (or are told)
 
 
 class ProbeContext:
@@ -343,8 +411,10 @@ class ProbeContext:
     def timeout(self) -> float:
         return self.options.timeouts.probe
 
-    def slot(self, host: str) -> contextlib.AbstractAsyncContextManager[None]:
-        return self.limiter.slot(host)
+    def slot(
+        self, host: str, port: int | None = None, proto: str = "tcp", *, gate: bool = True
+    ) -> contextlib.AbstractAsyncContextManager[Contact]:
+        return self.limiter.slot(host, port, proto, gate=gate)
 
     async def fact(self, key: FactKey[V]) -> V:
         return await self.store.get(key)

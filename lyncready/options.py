@@ -92,7 +92,7 @@ class Timeouts:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    concurrency: int = 64  # network operations in flight at once
+    concurrency: int = 512  # network operations in flight at once (a black hole costs a socket, not CPU)
     per_host: int = 8  # network operations in flight to one address
 
 
@@ -254,11 +254,7 @@ def build_options(
         window=dhcp_timeout if dhcp_timeout is not None else DEFAULT_DHCP_WINDOW,
         netns=netns,
     )
-    seen: list[str] = []
-    for d in domains:
-        n = normalise_domain(d)
-        if n not in seen:
-            seen.append(n)
+    seen = list(dict.fromkeys(normalise_domain(d) for d in domains))  # a list scan was O(N^2): 1 s at 10,000
     return AuditOptions(
         domains=tuple(seen),
         nameservers=tuple(Nameserver.parse(n) for n in nameservers),

@@ -154,7 +154,8 @@ class Audit:
         queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         kinds = sorted({c.meta.target_kind for c in self.checks}, key=KIND_ORDER.__getitem__)
         self._undiscovered = set(kinds)
-        n_workers = max(1, min(self.options.limits.concurrency * 2, 512))
+        # a check waiting for a fact costs a coroutine, not a socket: many more checks than network operations
+        n_workers = 2048
         try:
             async with asyncio.timeout(self.options.timeouts.total):
                 async with asyncio.TaskGroup() as tg:

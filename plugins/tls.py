@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from lyncready.facts import ConnStatus, TlsHandshake, TlsQuery, TlsVersionQuery,
 from ._common import SEED_ARTICLE, addresses, dns_problem, registrars
 from .dhcp import registrars_from_option_120
 
+SAN_EVIDENCE = 20  # SANs listed in the evidence; the count says how many there are
 TLS_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 PRETTY = {"TLSv1": "TLS 1.0", "TLSv1.1": "TLS 1.1", "TLSv1.2": "TLS 1.2", "TLSv1.3": "TLS 1.3"}
 
@@ -48,6 +50,7 @@ class CertInfo:
     error: str = ""
 
 
+@functools.lru_cache(maxsize=1024)  # one parse per distinct certificate: N web FQDNs often share one
 def read_cert(der: bytes) -> CertInfo:
     from cryptography import x509
     from cryptography.x509.oid import ExtensionOID, NameOID
@@ -95,6 +98,12 @@ def name_matches(pattern: str, name: str) -> tuple[bool, bool]:
     return False, False
 
 
+def _san_text(info: CertInfo) -> str:
+    names = ", ".join(info.dns_names[:SAN_EVIDENCE]) or "none"
+    more = len(info.dns_names) - SAN_EVIDENCE
+    return names + (f" and {more} more" if more > 0 else "")
+
+
 def covers(info: CertInfo, name: str) -> tuple[bool, str]:
     """Does the certificate cover name? Returns (covered, how)."""
     for pattern in info.dns_names:
@@ -140,7 +149,8 @@ def _leaf_evidence(h: TlsHandshake, info: CertInfo) -> dict[str, Any]:
         "sni": h.sni,
         "subject": info.subject,
         "issuer": info.issuer,
-        "san": list(info.dns_names),
+        "san": list(info.dns_names[:SAN_EVIDENCE]),
+        "san_count": len(info.dns_names),
         "not_before": info.not_before.isoformat(),
         "not_after": info.not_after.isoformat(),
         "serial": info.serial,
@@ -202,8 +212,7 @@ async def tls_certificate_names(ctx: CheckContext, target: Target) -> Outcome:
                 f.add(
                     "cert.name_missing",
                     Level.FAIL,
-                    f"{h.address}: the certificate does not cover the {role} "
-                    f"{name} (SAN: {', '.join(info.dns_names) or 'none'})",
+                    f"{h.address}: the certificate does not cover the {role} {name} (SAN: {_san_text(info)})",
                     name=name,
                     address=h.address,
                 )

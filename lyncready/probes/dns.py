@@ -66,7 +66,10 @@ async def _ask(qname: str, rdtype: str, ctx: ProbeContext) -> tuple[dns.message.
         query = dns.message.make_query(qname, rdtype)
         query.flags |= dns.flags.RD
         try:
-            async with ctx.slot(ns.host):
+            async with ctx.slot(ns.host, ns.port, "udp", gate=False) as contact:
+                if contact.silent:
+                    errors.append(f"{ns}: {contact.silent}")
+                    continue
                 # a *connected* UDP socket receives the ICMP port-unreachable of a closed port as
                 # ConnectionRefusedError at once; dnspython's own unconnected socket would wait the timeout
                 family = socket.AF_INET6 if ":" in ns.host else socket.AF_INET
@@ -85,6 +88,9 @@ async def _ask(qname: str, rdtype: str, ctx: ProbeContext) -> tuple[dns.message.
                         errors.append(retried)
                         continue
                     response, used_tcp = retried, True
+                except dns.exception.Timeout:
+                    contact.no_answer(f"no answer within {ctx.timeout:g} s (to earlier queries; not asked again)")
+                    raise
                 finally:
                     await udp.close()
         except dns.exception.Timeout:

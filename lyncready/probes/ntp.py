@@ -169,7 +169,9 @@ class _Client(asyncio.DatagramProtocol):
 async def probe_ntp(key: NtpQuery, ctx: ProbeContext) -> NtpReply:
     timeout = ctx.timeout
     loop = asyncio.get_running_loop()
-    async with ctx.slot(key.address):
+    async with ctx.slot(key.address, key.port, "udp") as contact:
+        if contact.silent:
+            return NtpReply(key.address, key.port, NtpStatus.TIMEOUT, reason=f"UDP {key.port}: {contact.silent}")
         start = time.perf_counter()
         try:
             transport, client = await loop.create_datagram_endpoint(_Client, remote_addr=(key.address, key.port))
@@ -210,6 +212,7 @@ async def probe_ntp(key: NtpQuery, ctx: ProbeContext) -> NtpReply:
                     last_invalid = reply  # a stray datagram: keep listening for the real answer
             if last_invalid is not None:
                 return last_invalid
+            contact.no_answer(f"no answer within {timeout:g} s (to an earlier request; not asked again)")
             return NtpReply(
                 key.address,
                 key.port,

@@ -9,9 +9,11 @@ server presented, so a missing intermediate can be told from an unknown root.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import time
 import warnings
+import weakref
 from typing import Any
 
 from ..facts import ConnStatus, ProbeContext, TlsHandshake, TlsQuery, TlsVersionQuery, TlsVersionResult
@@ -55,6 +57,7 @@ def _allow_everything(sc: ssl.SSLContext) -> None:
         pass
 
 
+@functools.lru_cache(maxsize=8)  # an SSLContext costs ~0.5 ms to build (set_ciphers); one per version is enough
 def open_context(version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
     sc = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     sc.check_hostname = False
@@ -89,6 +92,15 @@ def presented_chain(sslobj: Any) -> tuple[bytes, ...]:
     return (leaf,) if leaf else ()
 
 
+def _interned(chain: tuple[bytes, ...], ctx: ProbeContext) -> tuple[bytes, ...]:
+    """One copy of each certificate per audit: N names served with one certificate share its bytes."""
+    seen: dict[bytes, bytes] = ctx.cache.setdefault("tls.certificates", {})
+    return tuple(seen.setdefault(der, der) for der in chain)
+
+
+_READERS: weakref.WeakKeyDictionary[asyncio.StreamWriter, asyncio.StreamReader] = weakref.WeakKeyDictionary()
+
+
 async def _handshake(
     address: str, port: int, sni: str, context: ssl.SSLContext, budget: float
 ) -> tuple[ConnStatus, str, Any, asyncio.StreamWriter | None]:
@@ -115,6 +127,7 @@ async def _handshake(
         return ConnStatus.RESET, f"{address}:{port} reset the connection during the handshake", None, None
     except OSError as exc:
         return ConnStatus.ERROR, f"{address}:{port}: {exc.strerror or exc}", None, None
+    _READERS[writer] = _reader  # the bootstrap GETs are sent on this same connection (probe_tls)
     return ConnStatus.OK, "", writer.get_extra_info("ssl_object"), writer
 
 
@@ -140,10 +153,21 @@ async def probe_tls(key: TlsQuery, ctx: ProbeContext) -> TlsHandshake:
     verified: bool | None = None
     code: int | None = None
     message = ""
-    async with ctx.slot(key.address):
+    async with ctx.slot(key.address, key.port, "tcp") as contact:
+        if contact.silent:
+            return TlsHandshake(
+                key.address,
+                key.port,
+                key.sni,
+                ConnStatus.TIMEOUT,
+                reason=f"TCP {key.address}:{key.port}: {contact.silent}",
+                trust_source=source,
+            )
         status, reason, obj, writer = ConnStatus.ERROR, "", None, None
         if verifying is not None:
             status, reason, obj, writer = await _handshake(key.address, key.port, key.sni, verifying, ctx.timeout)
+            if status is ConnStatus.TIMEOUT:
+                contact.no_answer(f"no TLS handshake within {ctx.timeout:g} s (to an earlier attempt; not tried again)")
             if status is ConnStatus.OK:
                 verified = True
             elif isinstance(obj, ssl.SSLCertVerificationError):
@@ -170,6 +194,11 @@ async def probe_tls(key: TlsQuery, ctx: ProbeContext) -> TlsHandshake:
         assert obj is not None
         try:
             cipher = obj.cipher()
+            from .http import fetch_on
+
+            responses: tuple[tuple[str, Any], ...] = ()
+            if writer is not None:
+                responses = await fetch_on(_READERS[writer], writer, key.address, key.port, key.sni, ctx.timeout)
             return TlsHandshake(
                 key.address,
                 key.port,
@@ -177,12 +206,13 @@ async def probe_tls(key: TlsQuery, ctx: ProbeContext) -> TlsHandshake:
                 ConnStatus.OK,
                 version=obj.version() or "",
                 cipher=cipher[0] if cipher else "",
-                chain=presented_chain(obj),
+                chain=_interned(presented_chain(obj), ctx),
                 verified=verified,
                 verify_code=code,
                 verify_message=message,
                 trust_source=source,
                 elapsed=elapsed,
+                responses=responses,
             )
         finally:
             await close_writer(writer)
@@ -196,8 +226,19 @@ async def probe_tls_version(key: TlsVersionQuery, ctx: ProbeContext) -> TlsVersi
         context = open_context(version)
     except (ValueError, ssl.SSLError) as exc:
         return TlsVersionResult(key.version, None, reason=f"this machine's OpenSSL cannot offer {key.version}: {exc}")
-    async with ctx.slot(key.address):
+    if key.sni and ctx.options.extra.get("versions_per_name") is None:
+        # prototype: which versions a listener accepts is a property of address:port, asked once without SNI
+        return await ctx.fact(TlsVersionQuery(key.address, key.port, "", key.version))
+    # the audit's main handshake offers every version: the one it negotiated is accepted, no need to ask again
+    main = await ctx.fact(TlsQuery(key.address, key.port, key.sni))
+    if main.status is ConnStatus.OK and main.version == key.version:
+        return TlsVersionResult(key.version, True, cipher=main.cipher)
+    async with ctx.slot(key.address, key.port, "tcp") as contact:
+        if contact.silent:
+            return TlsVersionResult(key.version, None, reason=f"TCP {key.address}:{key.port}: {contact.silent}")
         status, reason, obj, writer = await _handshake(key.address, key.port, key.sni, context, ctx.timeout)
+        if status is ConnStatus.TIMEOUT:
+            contact.no_answer(f"no TLS handshake within {ctx.timeout:g} s (to an earlier attempt; not tried again)")
         try:
             if status is ConnStatus.OK:
                 cipher = obj.cipher()
