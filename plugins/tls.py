@@ -142,6 +142,16 @@ def _not_judged(target: Target, why: str, handshakes: list[TlsHandshake]) -> Out
     )
 
 
+async def _served_here(
+    ctx: CheckContext, target: Target, handshakes: list[TlsHandshake], pools: list[str]
+) -> list[str]:
+    """The Registrar pools that resolve to an address of this web target: the same servers (or load balancer)
+    present the same certificate, so it must cover them too. A pool elsewhere has its own certificate."""
+    here = {h.address for h in handshakes}
+    answers = await asyncio.gather(*(addresses(ctx, p) for p in pools))
+    return [p for p, a in zip(pools, answers, strict=True) if here & set(a.addresses)]
+
+
 def _leaf_evidence(h: TlsHandshake, info: CertInfo) -> dict[str, Any]:
     return {
         "address": h.address,
@@ -184,7 +194,8 @@ async def tls_certificate_names(ctx: CheckContext, target: Target) -> Outcome:
         return early
     pools = await registrars(ctx, target.domains) if target.domains else []
     pools += [p for p in await registrars_from_option_120(ctx) if p not in pools]  # what DHCP tells phones
-    required = [target.name, *(p for p in pools if p != target.name)]
+    pools = await _served_here(ctx, target, handshakes, [p for p in pools if p != target.name])
+    required = [target.name, *pools]
     f = Findings()
     leaves = []
     missing: set[str] = set()

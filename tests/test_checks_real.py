@@ -276,3 +276,16 @@ def test_ntp_faults_refused_silent_garbage(lab: RealLab, garbage_ntp: int) -> No
     sane = {r.target: r for r in report.results if r.check_id == "ntp_time_sane"}
     assert sane[f"127.0.0.1:{silent}"].status is Status.SKIP
     assert sane[lab.ntp.hostport].status is Status.PASS
+
+
+def test_the_certificate_must_cover_a_registrar_served_from_the_same_address(lab: RealLab) -> None:
+    # outside.test's Registrar pool.elsewhere.test resolves to 127.0.1.1, where pool.good.test's certificate is
+    same = lab.audit(["outside.test"], web_fqdns=["pool.good.test"], checks=["tls_certificate_names"])
+    r = result(same, "tls_certificate_names", "pool.good.test")
+    assert r.status is Status.FAIL and tags(r) == {"cert.name_ok", "cert.name_missing"}
+    missing = [f.args["name"] for f in r.findings if f.tag == "cert.name_missing"]
+    assert missing == ["pool.elsewhere.test"]
+    # forbidden.test's Registrar lives on 127.0.1.2: another server, with its own certificate
+    other = lab.audit(["forbidden.test"], web_fqdns=["pool.good.test"], checks=["tls_certificate_names"])
+    r = result(other, "tls_certificate_names", "pool.good.test")
+    assert r.status is Status.PASS and r.evidence["required_names"] == ["pool.good.test"]

@@ -60,6 +60,11 @@ def test_demo_with_the_dhcp_layer(tmp_path: Path) -> None:
     assert statuses(doc, "dhcp_option_43") == {"phone0": "pass"}
     assert statuses(doc, "dhcp_option_120") == {"phone0": "pass"}
     assert statuses(doc, "dhcp_option_119") == {"phone0": "warn"}  # sent as a String, on purpose
+    # option 43 names pool.contoso.test for every SIP domain, but fabrikam's Registrar is another server
+    assert statuses(doc, "tls_certificate_names") == {
+        "pool.contoso.test": "pass",
+        "lyncpool.corp.fabrikam.local": "fail",
+    }
     # option 42 fed an NTP target that the lab's NTP server answers
     assert statuses(doc, "ntp_reachable").get("127.0.0.1") == "pass"
     made = re.findall(r"netns (lyncready-demo-\S+)", proc.stderr)
