@@ -132,6 +132,13 @@ def o43(web: str, port: int) -> bytes:
     return encode_43(web, port)
 
 
+def o43_values(web: str, port: int) -> list[str]:
+    """Sub-options 1-5 of the MS-UC-Client option 43 as text, in order (what :func:`o43` encodes)."""
+    from ..codecs import CERT_PROV_PATH
+
+    return [UC_CLASS_DATA, "https", web, str(port), CERT_PROV_PATH]
+
+
 def o119(names: Sequence[str], compress: bool = True) -> bytes:
     from ..codecs import encode_119
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..codecs import CERT_PROV_PATH
-from .base import UC_CLASS_DATA, UC_CLASS_NAME, Dialect, Where, hex_colons, o120
+from .base import UC_CLASS_DATA, UC_CLASS_NAME, Dialect, Where, hex_colons, o43_values, o120
 from .model import Parsed, ScopeSpec
 
 SPACE = UC_CLASS_NAME
@@ -36,7 +35,7 @@ class Isc(Dialect):
         ]
 
     def _subs(self, web: str, port: int, indent: str) -> list[str]:
-        values = [UC_CLASS_DATA, "https", web, str(port), CERT_PROV_PATH]
+        values = o43_values(web, port)
         return [f"{indent}vendor-option-space {SPACE};"] + [
             f"{indent}option {SPACE}.{SUB_NAMES[code]} {_q(v)};" for code, v in enumerate(values, start=1)
         ]

@@ -14,8 +14,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from ..codecs import CERT_PROV_PATH, encode_name
-from .base import UC_CLASS_DATA, Dialect, Where, tag_for
+from ..codecs import encode_name
+from .base import UC_CLASS_DATA, Dialect, Where, o43_values, tag_for
 from .jsonc import JArr, JObj, JsonError, parse_jsonc
 from .model import Parsed, ScopeDecl, ScopeSpec, Value
 
@@ -77,7 +77,7 @@ class Kea(Dialect):
         return {"name": "sip-server", "data": f"0, {names[0]}"}
 
     def class_obj(self, web: str, port: int, where: Where) -> dict[str, Any]:
-        values = [UC_CLASS_DATA, "https", web, str(port), CERT_PROV_PATH]
+        values = o43_values(web, port)
         obj: dict[str, Any] = {"name": _class_name(where), "test": TEST}
         if not where.server_level:
             obj["only-if-required"] = True

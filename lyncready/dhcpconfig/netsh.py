@@ -8,8 +8,7 @@ import ipaddress
 import re
 from collections.abc import Sequence
 
-from ..codecs import CERT_PROV_PATH
-from .base import UC_CLASS_DATA, UC_CLASS_NAME, Dialect, Where, hex_upper, o119, o120
+from .base import UC_CLASS_DATA, UC_CLASS_NAME, Dialect, Where, hex_upper, o43_values, o119, o120
 from .model import Parsed, ScopeDecl, ScopeSpec
 from .windows import VendorClass, WinConfig, encode, norm_type
 
@@ -43,7 +42,7 @@ class Netsh(Dialect):
         ]
 
     def lines_43(self, web: str, port: int, where: Where) -> list[str]:
-        values = [UC_CLASS_DATA, "https", web, str(port), CERT_PROV_PATH]
+        values = o43_values(web, port)
         out = [CLASS_LINE]
         out += [
             f'netsh dhcp server add optiondef {code} {n} Binary 0 vendor={UC_CLASS_NAME} comment="{c}"'

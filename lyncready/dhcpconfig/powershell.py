@@ -14,8 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..codecs import CERT_PROV_PATH
-from .base import UC_CLASS_DATA, UC_CLASS_NAME, Dialect, Where, o119, o120, parse_ipv4
+from .base import UC_CLASS_DATA, UC_CLASS_NAME, Dialect, Where, o43_values, o119, o120, parse_ipv4
 from .model import Parsed, ScopeDecl, ScopeSpec
 from .windows import VendorClass, WinConfig, encode, norm_type
 
@@ -63,7 +62,7 @@ class PowerShell(Dialect):
         ]
 
     def lines_43(self, web: str, port: int, where: Where) -> list[str]:
-        values = [UC_CLASS_DATA, "https", web, str(port), CERT_PROV_PATH]
+        values = o43_values(web, port)
         out = [CLASS_LINE]
         out += [
             f'Add-DhcpServerv4OptionDefinition -Name "{n}" -OptionId {code} -Type BinaryData '
