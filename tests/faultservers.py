@@ -25,11 +25,9 @@ asked. Use as a context manager or through the ``faultservers`` fixture of the t
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import struct
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -317,49 +315,6 @@ class FaultServers:
 
 # --- DHCP: a responder with any message type, in a netlab server namespace ---------------------------------------
 
-_DHCP_RESPONDER = r"""
-import json, socket, sys
-spec = json.load(open(sys.argv[1]))
-own = socket.inet_aton(spec["address"])
-extra = b"".join(bytes([c, len(bytes.fromhex(v))]) + bytes.fromhex(v) for c, v in spec["options"])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, spec["iface"].encode())
-s.bind(("0.0.0.0", 67))
-print("listening", flush=True)
-while True:
-    data, peer = s.recvfrom(4096)
-    if len(data) < 240 or data[0] != 1 or data[236:240] != b"\x63\x82\x53\x63":
-        continue
-    i, kind, vendor = 240, 0, b""
-    while i + 1 < len(data) and data[i] != 255:
-        if data[i] == 0:
-            i += 1
-            continue
-        if data[i] == 53:
-            kind = data[i + 2]
-        if data[i] == 60:
-            vendor = data[i + 2 : i + 2 + data[i + 1]]
-        i += 2 + data[i + 1]
-    if kind not in (1, 8):
-        continue
-    answer = spec["message_type"] or (2 if kind == 1 else 5)
-    xid, flags, ciaddr, giaddr = data[4:8], data[10:12], data[12:16], data[24:28]
-    yiaddr = own[:3] + bytes([123]) if answer == 2 else bytes(4)
-    opts = extra if (vendor == b"MS-UC-Client" or not spec["only_ms_uc_client"]) else b""
-    reply = (bytes([2, 1, 6, 0]) + xid + bytes(2) + flags + ciaddr + yiaddr + own + giaddr + data[28:236]
-             + b"\x63\x82\x53\x63" + bytes([53, 1, answer, 54, 4]) + own + opts + b"\xff")
-    if giaddr != bytes(4):
-        dest = (socket.inet_ntoa(giaddr), 67)
-    elif ciaddr != bytes(4) and answer != 6:
-        dest = (socket.inet_ntoa(ciaddr), 68)
-    else:
-        dest = ("255.255.255.255", 68)  # RFC 2131 4.1: a DHCPNAK is broadcast
-    s.sendto(reply, dest)
-    print("answered", kind, "with", answer, "xid", xid.hex(), "to", dest, flush=True)
-"""
-
 
 def start_dhcp_responder(
     lab: Any,
@@ -375,18 +330,8 @@ def start_dhcp_responder(
     says), option 53, option 54, then ``options`` raw and in order, to clients with option 60 MS-UC-Client
     (every client when ``only_ms_uc_client`` is False). Stop it with ``.stop()`` (by its PID).
     """
-    name = f"faultdhcp-s{server.index}"
-    config = lab.workdir / f"{name}.json"
-    spec = {
-        "address": server.address,
-        "iface": "eth0",
-        "options": [[code, value.hex()] for code, value in options],
-        "message_type": message_type,
-        "only_ms_uc_client": only_ms_uc_client,
-    }
-    config.write_text(json.dumps(spec))
-    daemon: Daemon = lab.start(name, [sys.executable, "-u", "-c", _DHCP_RESPONDER, str(config)], server.name)
-    daemon.wait_ready(lambda: "listening" in daemon.log(), f"listening on UDP 67 in {server.name}")
+    scripted = lab.scripted(server, options, message_type=message_type, only_ms_uc_client=only_ms_uc_client)
+    daemon: Daemon = scripted.daemon
     return daemon
 
 

@@ -577,12 +577,29 @@ class NetLab:
         self._wait_dhcp(daemon, server.name)
         return DhcpServer("kea", server, daemon, leases, config)
 
-    def scripted(self, server: ServerNs | None = None, options: Sequence[tuple[int, bytes]] = ()) -> DhcpServer:
-        """A minimal responder that answers DISCOVER/INFORM with exactly ``options`` (raw values, in order)."""
+    def scripted(
+        self,
+        server: ServerNs | None = None,
+        options: Sequence[tuple[int, bytes]] = (),
+        *,
+        message_type: int | None = None,
+        only_ms_uc_client: bool = False,
+    ) -> DhcpServer:
+        """A minimal responder that answers DISCOVER/INFORM with exactly ``options`` (raw values, in order).
+
+        ``message_type``: None answers OFFER/ACK; 6 answers DHCPNAK (broadcast, as RFC 2131 says).
+        ``only_ms_uc_client``: send ``options`` only to clients with option 60 MS-UC-Client.
+        """
         server = server or self.add_server()
         name = f"scripted-s{server.index}"
         config = self.workdir / f"{name}.json"
-        spec = {"address": server.address, "iface": SERVER_IFACE, "options": [[c, v.hex()] for c, v in options]}
+        spec = {
+            "address": server.address,
+            "iface": SERVER_IFACE,
+            "options": [[c, v.hex()] for c, v in options],
+            "message_type": message_type,
+            "only_ms_uc_client": only_ms_uc_client,
+        }
         config.write_text(json.dumps(spec))
         daemon = self.start(name, [sys.executable, "-u", "-c", _RESPONDER, str(config)], server.name)
         self._wait_dhcp(daemon, server.name)
@@ -665,7 +682,7 @@ def _close_leftovers() -> None:  # an interrupted run must not leave namespaces 
 # --- the scripted responder (runs in a server namespace) -------------------------------------------
 
 _RESPONDER = r"""
-import json, socket, struct, sys
+import json, socket, sys
 spec = json.load(open(sys.argv[1]))
 own = socket.inet_aton(spec["address"])
 extra = b"".join(bytes([c, len(bytes.fromhex(v))]) + bytes.fromhex(v) for c, v in spec["options"])
@@ -679,28 +696,32 @@ while True:
     data, peer = s.recvfrom(4096)
     if len(data) < 240 or data[0] != 1 or data[236:240] != b"\x63\x82\x53\x63":
         continue
-    i, kind = 240, 0
+    i, kind, vendor = 240, 0, b""
     while i + 1 < len(data) and data[i] != 255:
         if data[i] == 0:
             i += 1
             continue
         if data[i] == 53:
             kind = data[i + 2]
+        if data[i] == 60:
+            vendor = data[i + 2 : i + 2 + data[i + 1]]
         i += 2 + data[i + 1]
     if kind not in (1, 8):
         continue
+    answer = spec["message_type"] or (2 if kind == 1 else 5)
     xid, flags, ciaddr, giaddr = data[4:8], data[10:12], data[12:16], data[24:28]
-    yiaddr = bytes(4) if kind == 8 else own[:3] + bytes([123])
+    yiaddr = own[:3] + bytes([123]) if answer == 2 else bytes(4)
+    opts = extra if (vendor == b"MS-UC-Client" or not spec["only_ms_uc_client"]) else b""
     reply = (bytes([2, 1, 6, 0]) + xid + bytes(2) + flags + ciaddr + yiaddr + own + giaddr + data[28:236]
-             + b"\x63\x82\x53\x63" + bytes([53, 1, 2 if kind == 1 else 5, 54, 4]) + own + extra + b"\xff")
+             + b"\x63\x82\x53\x63" + bytes([53, 1, answer, 54, 4]) + own + opts + b"\xff")
     if giaddr != bytes(4):
         dest = (socket.inet_ntoa(giaddr), 67)
-    elif ciaddr != bytes(4):
+    elif ciaddr != bytes(4) and answer != 6:
         dest = (socket.inet_ntoa(ciaddr), 68)
     else:
-        dest = ("255.255.255.255", 68)
+        dest = ("255.255.255.255", 68)  # RFC 2131 4.1: a DHCPNAK is broadcast
     s.sendto(reply, dest)
-    print("answered", kind, "xid", xid.hex(), "to", dest, flush=True)
+    print("answered", kind, "with", answer, "xid", xid.hex(), "to", dest, flush=True)
 """
 
 
