@@ -13,7 +13,8 @@ import time
 
 from .._version import __version__
 from ..facts import ConnStatus, HttpQuery, HttpResponse, ProbeContext
-from .tls import close_writer, open_context
+from .tls import open_context
+from .tlsconn import TlsConnection
 
 MAX_HEAD = 64 * 1024
 USER_AGENT = f"lyncready/{__version__} (phone bootstrap audit)"
@@ -47,11 +48,22 @@ def parse_head(head: bytes) -> tuple[int, str, tuple[tuple[str, str], ...]] | No
     return int(code), parts[2] if len(parts) > 2 else "", tuple(headers)
 
 
+async def close_writer(writer: asyncio.StreamWriter | None) -> None:
+    if writer is None:
+        return
+    writer.close()
+    try:
+        async with asyncio.timeout(1):
+            await writer.wait_closed()
+    except (TimeoutError, OSError, ssl.SSLError):
+        pass
+
+
 BOOTSTRAP = ("/CertProv/CertProvisioningService.svc", "/WebTicket/WebTicketService.svc")
 
 
 async def fetch_on(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, address: str, port: int, host: str, budget: float
+    conn: TlsConnection, address: str, port: int, host: str, budget: float
 ) -> tuple[tuple[str, HttpResponse], ...]:
     """GET the bootstrap paths pipelined on an open (TLS) connection; stops at the first surprise."""
     out: list[tuple[str, HttpResponse]] = []
@@ -63,11 +75,10 @@ async def fetch_on(
                 req = _request(key)
                 if i < len(BOOTSTRAP) - 1:
                     req = req.replace(b"Connection: close", b"Connection: keep-alive")
-                writer.write(req)
-            await writer.drain()
+                conn.write(req)
             for path in BOOTSTRAP:
                 key = HttpQuery("https", address, port, host, path)
-                head = await reader.readuntil(b"\r\n\r\n")
+                head = await conn.readuntil(b"\r\n\r\n", MAX_HEAD)
                 parsed = parse_head(head)
                 if parsed is None:
                     break
@@ -89,7 +100,7 @@ async def fetch_on(
                 length = next((v for k, v in headers if k.lower() == "content-length"), None)
                 if length is None or not length.isdigit():
                     break
-                await reader.readexactly(int(length))
+                await conn.readexactly(int(length))
     except (TimeoutError, OSError, ssl.SSLError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
         pass
     return tuple(out)

@@ -13,10 +13,10 @@ import functools
 import ssl
 import time
 import warnings
-import weakref
 from typing import Any
 
 from ..facts import ConnStatus, ProbeContext, TlsHandshake, TlsQuery, TlsVersionQuery, TlsVersionResult
+from .tlsconn import TlsConnection
 
 VERSIONS: dict[str, ssl.TLSVersion] = {
     "TLSv1": ssl.TLSVersion.TLSv1,
@@ -98,18 +98,14 @@ def _interned(chain: tuple[bytes, ...], ctx: ProbeContext) -> tuple[bytes, ...]:
     return tuple(seen.setdefault(der, der) for der in chain)
 
 
-_READERS: weakref.WeakKeyDictionary[asyncio.StreamWriter, asyncio.StreamReader] = weakref.WeakKeyDictionary()
-
-
 async def _handshake(
     address: str, port: int, sni: str, context: ssl.SSLContext, budget: float
-) -> tuple[ConnStatus, str, Any, asyncio.StreamWriter | None]:
+) -> tuple[ConnStatus, str, Any, TlsConnection | None]:
+    """(status, reason, SSL object or the verification error, the open connection)."""
     timeout = budget
     try:
         async with asyncio.timeout(timeout):
-            _reader, writer = await asyncio.open_connection(
-                address, port, ssl=context, server_hostname=sni or None, ssl_handshake_timeout=timeout
-            )
+            conn = await TlsConnection.open(address, port, sni, context)
     except TimeoutError:
         return ConnStatus.TIMEOUT, f"no TLS handshake with {address}:{port} within {timeout:g} s", None, None
     except ConnectionRefusedError:
@@ -127,19 +123,7 @@ async def _handshake(
         return ConnStatus.RESET, f"{address}:{port} reset the connection during the handshake", None, None
     except OSError as exc:
         return ConnStatus.ERROR, f"{address}:{port}: {exc.strerror or exc}", None, None
-    _READERS[writer] = _reader  # the bootstrap GETs are sent on this same connection (probe_tls)
-    return ConnStatus.OK, "", writer.get_extra_info("ssl_object"), writer
-
-
-async def close_writer(writer: asyncio.StreamWriter | None) -> None:
-    if writer is None:
-        return
-    writer.close()
-    try:
-        async with asyncio.timeout(1):
-            await writer.wait_closed()
-    except (TimeoutError, OSError, ssl.SSLError):
-        pass
+    return ConnStatus.OK, "", conn.sslobj, conn
 
 
 async def probe_tls(key: TlsQuery, ctx: ProbeContext) -> TlsHandshake:
@@ -163,9 +147,9 @@ async def probe_tls(key: TlsQuery, ctx: ProbeContext) -> TlsHandshake:
                 reason=f"TCP {key.address}:{key.port}: {contact.silent}",
                 trust_source=source,
             )
-        status, reason, obj, writer = ConnStatus.ERROR, "", None, None
+        status, reason, obj, conn = ConnStatus.ERROR, "", None, None
         if verifying is not None:
-            status, reason, obj, writer = await _handshake(key.address, key.port, key.sni, verifying, ctx.timeout)
+            status, reason, obj, conn = await _handshake(key.address, key.port, key.sni, verifying, ctx.timeout)
             if status is ConnStatus.TIMEOUT:
                 contact.no_answer(f"no TLS handshake within {ctx.timeout:g} s (to an earlier attempt; not tried again)")
             if status is ConnStatus.OK:
@@ -176,7 +160,7 @@ async def probe_tls(key: TlsQuery, ctx: ProbeContext) -> TlsHandshake:
             message = load_error
         if status is not ConnStatus.OK and (verified is False or verifying is None):
             # the chain did not verify: look at what the server presents, without verification
-            status, reason, obj, writer = await _handshake(key.address, key.port, key.sni, open_context(), ctx.timeout)
+            status, reason, obj, conn = await _handshake(key.address, key.port, key.sni, open_context(), ctx.timeout)
         elapsed = time.perf_counter() - start
         if status is not ConnStatus.OK:
             return TlsHandshake(
@@ -197,8 +181,8 @@ async def probe_tls(key: TlsQuery, ctx: ProbeContext) -> TlsHandshake:
             from .http import fetch_on
 
             responses: tuple[tuple[str, Any], ...] = ()
-            if writer is not None:
-                responses = await fetch_on(_READERS[writer], writer, key.address, key.port, key.sni, ctx.timeout)
+            if conn is not None:
+                responses = await fetch_on(conn, key.address, key.port, key.sni, ctx.timeout)
             return TlsHandshake(
                 key.address,
                 key.port,
@@ -215,7 +199,8 @@ async def probe_tls(key: TlsQuery, ctx: ProbeContext) -> TlsHandshake:
                 responses=responses,
             )
         finally:
-            await close_writer(writer)
+            if conn is not None:
+                conn.close()
 
 
 async def probe_tls_version(key: TlsVersionQuery, ctx: ProbeContext) -> TlsVersionResult:
@@ -236,7 +221,7 @@ async def probe_tls_version(key: TlsVersionQuery, ctx: ProbeContext) -> TlsVersi
     async with ctx.slot(key.address, key.port, "tcp") as contact:
         if contact.silent:
             return TlsVersionResult(key.version, None, reason=f"TCP {key.address}:{key.port}: {contact.silent}")
-        status, reason, obj, writer = await _handshake(key.address, key.port, key.sni, context, ctx.timeout)
+        status, reason, obj, conn = await _handshake(key.address, key.port, key.sni, context, ctx.timeout)
         if status is ConnStatus.TIMEOUT:
             contact.no_answer(f"no TLS handshake within {ctx.timeout:g} s (to an earlier attempt; not tried again)")
         try:
@@ -254,4 +239,5 @@ async def probe_tls_version(key: TlsVersionQuery, ctx: ProbeContext) -> TlsVersi
                 return TlsVersionResult(key.version, False, reason=reason)
             return TlsVersionResult(key.version, None, reason=reason)
         finally:
-            await close_writer(writer)
+            if conn is not None:
+                conn.close()
