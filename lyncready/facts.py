@@ -406,6 +406,17 @@ class ProbeContext:
         self.store = store
         self.limiter = Limiter(options.limits.concurrency, options.limits.per_host)
         self.cache: dict[str, Any] = {}  # probe-private per-audit state (resolver config, SSL contexts)
+        self._closers: list[Callable[[], None]] = []
+
+    def on_close(self, fn: Callable[[], None]) -> None:
+        """Call fn when the audit's store closes (sockets a probe keeps open for the whole audit)."""
+        self._closers.append(fn)
+
+    def close(self) -> None:
+        closers, self._closers = self._closers, []
+        for fn in closers:
+            with contextlib.suppress(Exception):
+                fn()
 
     @property
     def timeout(self) -> float:
@@ -435,12 +446,15 @@ class FactStore:
         """Cancel probes still running (the audit's deadline passed): nothing outlives the audit."""
         for task in list(self._tasks):
             task.cancel()
+        self.context.close()
 
     def known(self) -> Mapping[FactKey[Any], asyncio.Future[Any]]:
         return self._memo
 
     async def get(self, key: FactKey[V]) -> V:
         fut = self._memo.get(key)
+        if fut is not None and fut.done():
+            return cast(V, fut.result())  # answered already (most asks in a large audit): no shield needed
         if fut is None:
             probe = self._probes.get(type(key))
             if probe is None:

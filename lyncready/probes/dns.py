@@ -8,10 +8,12 @@ chains are followed; each nameserver is tried in turn, like a phone's resolver d
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import random
 import socket
+from typing import Any, cast
 
-import dns.asyncbackend
 import dns.asyncquery
 import dns.exception
 import dns.flags
@@ -22,7 +24,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 
-from ..facts import Addresses, DnsAnswer, DnsQuery, DnsStatus, ProbeContext, SrvRecord
+from ..facts import Addresses, DnsAnswer, DnsQuery, DnsStatus, ProbeContext, SrvRecord, consume_future
 from ..options import Nameserver
 
 MAX_CNAME_HOPS = 8
@@ -55,6 +57,106 @@ def _norm(name: dns.name.Name | str) -> str:
     return str(name).rstrip(".").lower()
 
 
+def _form_error(text: str) -> dns.exception.DNSException:
+    return dns.exception.FormError(text)  # type: ignore[no-untyped-call]
+
+
+class _UdpChannel(asyncio.DatagramProtocol):
+    """One *connected* UDP socket per nameserver, its queries told apart by their 16-bit ID.
+
+    Connected, so the ICMP port-unreachable of a closed port comes back at once as
+    ConnectionRefusedError instead of a timeout; shared, so a thousand queries cost one socket
+    instead of a thousand. A datagram whose ID no waiting query has (a late answer to a query that
+    timed out) is dropped; one whose ID matches is that query's answer, malformed or not.
+    """
+
+    def __init__(self) -> None:
+        self.transport: asyncio.DatagramTransport | None = None
+        self._waiting: dict[int, tuple[dns.message.Message, asyncio.Future[dns.message.Message]]] = {}
+        self._closed: BaseException | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)  # not a subclass of it on Python 3.11
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        if len(data) < 2:
+            return
+        entry = self._waiting.get(int.from_bytes(data[:2], "big"))
+        if entry is None:
+            return
+        query, fut = entry
+        if fut.done():
+            return
+        try:
+            response = dns.message.from_wire(data, raise_on_truncation=True)
+        except dns.exception.DNSException as exc:
+            fut.set_exception(exc)
+            return
+        except Exception as exc:  # garbage that dnspython's parser did not expect: still a malformed answer
+            fut.set_exception(_form_error(f"{type(exc).__name__}: {exc}"))
+            return
+        if query.is_response(response):
+            fut.set_result(response)
+        else:
+            fut.set_exception(_form_error("the answer does not respond to the question asked"))
+
+    def error_received(self, exc: Exception) -> None:
+        # the kernel cannot say which query an ICMP error belongs to: a refused port refuses them all
+        for _query, fut in self._waiting.values():
+            if not fut.done():
+                fut.set_exception(exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = exc or ConnectionAbortedError("the DNS socket was closed")
+        self.error_received(self._closed)
+
+    async def ask(self, query: dns.message.Message, seconds: float) -> dns.message.Message:
+        """Send and wait for the answer; dns.exception.Timeout when none comes within seconds."""
+        if self._closed is not None or self.transport is None:
+            raise ConnectionAbortedError("the DNS socket was closed")
+        while query.id in self._waiting:
+            query.id = random.getrandbits(16)
+        fut: asyncio.Future[dns.message.Message] = asyncio.get_running_loop().create_future()
+        self._waiting[query.id] = (query, fut)
+        try:
+            self.transport.sendto(query.to_wire())
+            try:
+                async with asyncio.timeout(seconds):
+                    return await fut
+            except TimeoutError:
+                raise dns.exception.Timeout(timeout=seconds) from None  # type: ignore[no-untyped-call]
+        finally:
+            self._waiting.pop(query.id, None)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+async def _channel(ns: Nameserver, ctx: ProbeContext) -> _UdpChannel:
+    """The audit's socket to this nameserver, opened on first use and closed with the audit."""
+    channels: dict[tuple[str, int], asyncio.Future[_UdpChannel]] = ctx.cache.setdefault("dns.channels", {})
+    key = (ns.host, ns.port)
+    fut = channels.get(key)
+    if fut is None:
+        loop = asyncio.get_running_loop()
+        fut = channels[key] = loop.create_future()
+        try:
+            family = socket.AF_INET6 if ":" in ns.host else socket.AF_INET
+            _transport, channel = await loop.create_datagram_endpoint(
+                _UdpChannel, remote_addr=(ns.host, ns.port), family=family
+            )
+        except BaseException as exc:
+            del channels[key]  # the next query tries again
+            fut.set_exception(exc)
+            consume_future(fut)
+            raise
+        fut.set_result(channel)
+        ctx.on_close(channel.close)
+        return channel
+    return await asyncio.shield(fut)
+
+
 async def _ask(qname: str, rdtype: str, ctx: ProbeContext) -> tuple[dns.message.Message | None, str, str, bool]:
     """Ask each nameserver in turn. Returns (response or None, server, reasons, used_tcp)."""
     servers = _nameservers(ctx)
@@ -70,16 +172,9 @@ async def _ask(qname: str, rdtype: str, ctx: ProbeContext) -> tuple[dns.message.
                 if contact.silent:
                     errors.append(f"{ns}: {contact.silent}")
                     continue
-                # a *connected* UDP socket receives the ICMP port-unreachable of a closed port as
-                # ConnectionRefusedError at once; dnspython's own unconnected socket would wait the timeout
-                family = socket.AF_INET6 if ":" in ns.host else socket.AF_INET
-                udp = await dns.asyncbackend.get_default_backend().make_socket(  # type: ignore[no-untyped-call]
-                    family, socket.SOCK_DGRAM, 0, None, (ns.host, ns.port)
-                )
+                channel = await _channel(ns, ctx)
                 try:
-                    response = await dns.asyncquery.udp(
-                        query, ns.host, timeout=ctx.timeout, port=ns.port, raise_on_truncation=True, sock=udp
-                    )
+                    response = await channel.ask(query, ctx.timeout)
                     used_tcp = False
                 except dns.message.Truncated:
                     # the retry over TCP has its own failures: told apart, since the UDP port did answer
@@ -91,8 +186,6 @@ async def _ask(qname: str, rdtype: str, ctx: ProbeContext) -> tuple[dns.message.
                 except dns.exception.Timeout:
                     contact.no_answer(f"no answer within {ctx.timeout:g} s (to earlier queries; not asked again)")
                     raise
-                finally:
-                    await udp.close()
         except dns.exception.Timeout:
             errors.append(f"{ns}: no answer within {ctx.timeout:g} s")
             continue
