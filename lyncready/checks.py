@@ -20,6 +20,7 @@ returns an :class:`~lyncready.model.Outcome`. It never opens a socket.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -55,6 +56,13 @@ class CheckContext:
         """The answer to one network question, asked at most once per audit."""
         result: V = await self._get_fact(key)
         return result
+
+    async def facts(self, keys: Iterable[FactKey[V]]) -> list[V]:
+        """The answers to several questions, in order, asked concurrently."""
+        keys = list(keys)
+        if len(keys) == 1:  # the common case needs no tasks
+            return [await self._get_fact(keys[0])]
+        return list(await asyncio.gather(*(self._get_fact(k) for k in keys)))
 
     async def targets(self, kind: TargetKind) -> Discovery:
         """Every target of a kind found in this audit (waits until they are known)."""

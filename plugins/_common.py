@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from lyncready import CheckContext, Level
 from lyncready.facts import Addresses, DnsAnswer, DnsQuery, DnsStatus
 
@@ -39,13 +37,13 @@ async def addresses(ctx: CheckContext, name: str) -> DnsAnswer:
 
 
 async def resolve_all(ctx: CheckContext, names: list[str]) -> dict[str, DnsAnswer]:
-    answers = await asyncio.gather(*(addresses(ctx, n) for n in names))
+    answers = await ctx.facts(Addresses(n) for n in names)
     return dict(zip(names, answers, strict=True))
 
 
 async def registrars(ctx: CheckContext, domains: tuple[str, ...]) -> list[str]:
     """The Registrar pool FQDNs the phones find: the _sipinternaltls targets of these SIP domains."""
-    answers = await asyncio.gather(*(ctx.fact(DnsQuery(SIP_SRV.format(domain=d), "SRV")) for d in domains))
+    answers = await ctx.facts(DnsQuery(SIP_SRV.format(domain=d), "SRV") for d in domains)
     out: list[str] = []
     for answer in answers:
         for rec in answer.srv:

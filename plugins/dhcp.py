@@ -7,7 +7,6 @@ names to the web, TLS and NTP checks, so one run follows the phone from its firs
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -30,9 +29,9 @@ from lyncready import (
 )
 from lyncready.codecs.base import Decoded
 from lyncready.codecs.dhcp import decode_option
-from lyncready.facts import DhcpProbe, DhcpReplies, DhcpReply, DhcpStatus, DnsQuery
+from lyncready.facts import Addresses, DhcpProbe, DhcpReplies, DhcpReply, DhcpStatus, DnsQuery
 
-from ._common import NTP_SRV, SEED_ARTICLE, SIP_SRV, addresses, dns_problem, in_domain
+from ._common import NTP_SRV, SEED_ARTICLE, SIP_SRV, dns_problem, in_domain
 
 DHCP_REFS = ("RFC 2131", "RFC 2132", SEED_ARTICLE)
 MESSAGE_TYPES = {2: "OFFER", 5: "ACK", 6: "NAK"}
@@ -237,7 +236,7 @@ async def dhcp_option_120(ctx: CheckContext, target: Target) -> Outcome:
             if n not in names:
                 names.append(n)
     registrars = await _srv_targets(ctx, SIP_SRV) | set(ctx.options.expected_registrars)
-    resolved = await asyncio.gather(*(addresses(ctx, n) for n in names))
+    resolved = await ctx.facts(Addresses(n) for n in names)
     for name, answer in zip(names, resolved, strict=True):
         if not answer.ok:
             f.add(
@@ -310,7 +309,7 @@ async def dhcp_option_43(ctx: CheckContext, target: Target) -> Outcome:
             f.add(
                 "o43.url", Level.INFO, f"{_server(r)}: Certificate Provisioning URL {url}", server=_server(r), url=url
             )
-    for fqdn, answer in zip(fqdns, await asyncio.gather(*(addresses(ctx, n) for n in fqdns)), strict=True):
+    for fqdn, answer in zip(fqdns, await ctx.facts(Addresses(n) for n in fqdns), strict=True):
         if not answer.ok:
             f.add(
                 "o43.unresolved",
@@ -456,7 +455,7 @@ def web_fqdn_of(decoded: Decoded) -> str | None:
 
 
 async def _srv_targets(ctx: CheckContext, template: str) -> set[str]:
-    answers = await asyncio.gather(*(ctx.fact(DnsQuery(template.format(domain=d), "SRV")) for d in ctx.options.domains))
+    answers = await ctx.facts(DnsQuery(template.format(domain=d), "SRV") for d in ctx.options.domains)
     return {rec.target for a in answers for rec in a.srv if rec.target}
 
 

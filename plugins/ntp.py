@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -32,7 +31,7 @@ async def _replies(ctx: CheckContext, target: Target) -> tuple[list[NtpReply], s
     if not answer.ok:
         return [], dns_problem(target.name, "A", answer)
     port = target.port or ctx.options.ports.ntp
-    replies = await asyncio.gather(*(ctx.fact(NtpQuery(a, port)) for a in answer.addresses))
+    replies = await ctx.facts(NtpQuery(a, port) for a in answer.addresses)
     return list(replies), ""
 
 

@@ -8,7 +8,6 @@ web     <- --web-fqdn; else the _sipinternaltls._tcp.<domain> targets, as DHCPUt
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 from lyncready import CheckContext, Discovery, Target, TargetKind, TargetSource, hookimpl, target_source
@@ -20,7 +19,7 @@ NTP_SRV = "_ntp._udp.{domain}"
 
 async def srv_answers(ctx: CheckContext, template: str) -> list[tuple[str, DnsAnswer]]:
     domains = ctx.options.domains
-    answers = await asyncio.gather(*(ctx.fact(DnsQuery(template.format(domain=d), "SRV")) for d in domains))
+    answers = await ctx.facts(DnsQuery(template.format(domain=d), "SRV") for d in domains)
     return list(zip(domains, answers, strict=True))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import functools
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from lyncready import (
     check,
     hookimpl,
 )
-from lyncready.facts import ConnStatus, TlsHandshake, TlsQuery, TlsVersionQuery, TlsVersionResult
+from lyncready.facts import Addresses, ConnStatus, TlsHandshake, TlsQuery, TlsVersionQuery, TlsVersionResult
 
 from ._common import SEED_ARTICLE, addresses, dns_problem, registrars
 from .dhcp import registrars_from_option_120
@@ -122,7 +121,7 @@ async def _handshakes(ctx: CheckContext, target: Target) -> tuple[list[TlsHandsh
     if not answer.ok:
         return [], dns_problem(target.name, "A", answer)
     port = ctx.options.ports.https
-    hs = await asyncio.gather(*(ctx.fact(TlsQuery(a, port, target.name)) for a in answer.addresses))
+    hs = await ctx.facts(TlsQuery(a, port, target.name) for a in answer.addresses)
     return list(hs), ""
 
 
@@ -148,7 +147,7 @@ async def _served_here(
     """The Registrar pools that resolve to an address of this web target: the same servers (or load balancer)
     present the same certificate, so it must cover them too. A pool elsewhere has its own certificate."""
     here = {h.address for h in handshakes}
-    answers = await asyncio.gather(*(addresses(ctx, p) for p in pools))
+    answers = await ctx.facts(Addresses(p) for p in pools)
     return [p for p, a in zip(pools, answers, strict=True) if here & set(a.addresses)]
 
 
@@ -467,7 +466,7 @@ async def tls_protocol_versions(ctx: CheckContext, target: Target) -> Outcome:
     matrix: dict[str, dict[str, Any]] = {}
     for address in answer.addresses:
         results: list[TlsVersionResult] = list(
-            await asyncio.gather(*(ctx.fact(TlsVersionQuery(address, port, target.name, v)) for v in TLS_VERSIONS))
+            await ctx.facts(TlsVersionQuery(address, port, target.name, v) for v in TLS_VERSIONS)
         )
         by_version = {r.version: r for r in results}
         matrix[address] = {PRETTY[r.version]: (r.accepted if r.accepted is not None else "untested") for r in results}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import SplitResult, urljoin, urlsplit
@@ -44,7 +43,7 @@ async def _get_all(
     if not answer.ok:
         return [], dns_problem(target.name, "A", answer)
     keys = [HttpQuery(scheme, a, port, target.name, p) for a in answer.addresses for p in paths]
-    return list(await asyncio.gather(*(ctx.fact(k) for k in keys))), ""
+    return await ctx.facts(keys), ""
 
 
 def _url_key(url: SplitResult) -> tuple[str, str, int | None, str, str]:
