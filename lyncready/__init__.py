@@ -11,7 +11,6 @@ Import cost is kept small: the network stack (dnspython, ssl, scapy) loads only 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -100,5 +99,7 @@ async def audit_async(
 
 
 def audit(options: AuditOptions | None = None, **kwargs: Any) -> Report:
-    """The synchronous form of :func:`audit_async` (runs its own event loop)."""
-    return asyncio.run(audit_async(options, **kwargs))
+    """The synchronous form of :func:`audit_async` (runs its own event loop: uvloop when installed)."""
+    from .loop import run
+
+    return run(audit_async(options, **kwargs))

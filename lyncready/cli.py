@@ -349,12 +349,18 @@ def _run_quietly(coro: Coroutine[Any, Any, Report]) -> Report:
     """asyncio.run(coro), but the main task returns None: on Python 3.11, asyncio.Runner restores the SIGINT
     handler with signal.signal(), whose enum conversion formats repr(main task), result included: the
     repr of a whole Report (110,000 results at 10,000 domains) costs seconds and hundreds of MB."""
+    from .loop import LoopError, run
+
     box: list[Report] = []
 
     async def main() -> None:
         box.append(await coro)
 
-    asyncio.run(main())
+    try:
+        run(main())
+    except LoopError as exc:
+        coro.close()
+        _fail(str(exc))
     return box[0]
 
 
@@ -462,7 +468,7 @@ def demo(output_dir: str, device: str, dhcp: bool | None, color: bool | None) ->
     from .report import render_text, write_report
 
     try:
-        report = asyncio.run(_demo(device, dhcp))
+        report = _run_quietly(_demo(device, dhcp))
     except OSError as exc:
         _fail(f"cannot start the lab: {exc}")
     click.echo(render_text(report, color=color), nl=False)
