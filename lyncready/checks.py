@@ -47,10 +47,12 @@ class CheckContext:
         options: AuditOptions,
         get_fact: Callable[[Any], Awaitable[Any]],
         get_targets: Callable[[TargetKind], Awaitable[Discovery]],
+        get_facts: Callable[[list[Any]], Awaitable[list[Any]]] | None = None,
     ) -> None:
         self.options = options
         self._get_fact = get_fact
         self._get_targets = get_targets
+        self._get_facts = get_facts
 
     async def fact(self, key: FactKey[V]) -> V:
         """The answer to one network question, asked at most once per audit."""
@@ -62,6 +64,8 @@ class CheckContext:
         keys = list(keys)
         if len(keys) == 1:  # the common case needs no tasks
             return [await self._get_fact(keys[0])]
+        if self._get_facts is not None:
+            return await self._get_facts(keys)  # one waiter for all (target discovery asks thousands)
         return list(await asyncio.gather(*(self._get_fact(k) for k in keys)))
 
     async def targets(self, kind: TargetKind) -> Discovery:

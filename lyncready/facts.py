@@ -9,11 +9,12 @@ handshake one handshake happens and all five await it. Probes (``lyncready.probe
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import enum
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
@@ -223,15 +224,34 @@ class TlsVersionResult:
     cipher: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class TlsVersionQuery(FactKey[TlsVersionResult]):
+    """Does address:port accept this TLS version?
+
+    Which versions a listener accepts is a property of the address and port, so the question is asked
+    once per address:port: ``sni`` is the name of whoever asked first (a name the server serves, since
+    some servers answer no handshake without SNI) and is not part of the question. With ``per_name``
+    (``--tls-versions-per-name``: a load balancer that picks its TLS settings by SNI) it is.
+    """
+
     address: str
     port: int
     sni: str
     version: str  # "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"
+    per_name: bool = False
+
+    def _identity(self) -> tuple[str, int, str, str | None]:
+        return (self.address, self.port, self.version, self.sni if self.per_name else None)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TlsVersionQuery) and self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
 
     def describe(self) -> str:
-        return f"{self.version} handshake {self.address}:{self.port}"
+        name = f" (SNI {self.sni})" if self.per_name else ""
+        return f"{self.version} handshake {self.address}:{self.port}{name}"
 
 
 # --- DHCP ------------------------------------------------------------------------------------------
@@ -428,7 +448,7 @@ class ProbeContext:
         return self.limiter.slot(host, port, proto, gate=gate)
 
     async def fact(self, key: FactKey[V]) -> V:
-        return await self.store.get(key)
+        return await self.store.get(key, nested=True)
 
 
 class FactStore:
@@ -441,9 +461,20 @@ class FactStore:
         self.counts: Counter[str] = Counter()  # probes actually run, by key type
         self.seconds: dict[str, float] = {}
         self._tasks: set[asyncio.Future[None]] = set()
+        # Probes run as tasks up to this many at once; the questions past it wait as (probe, key, future)
+        # in a queue, not as suspended coroutines: 20,000 SRV questions asked at once by target discovery
+        # cost a few MB instead of a few hundred. A probe's own questions (a TLS version handshake asks for
+        # the main handshake) start at once, so a running probe never waits for a queued one.
+        self.max_running = max(64, 2 * options.limits.concurrency)
+        self._running = 0
+        self._queued: collections.deque[tuple[Probe, FactKey[Any], asyncio.Future[Any]]] = collections.deque()
 
     def close(self) -> None:
         """Cancel probes still running (the audit's deadline passed): nothing outlives the audit."""
+        while self._queued:
+            _probe, key, fut = self._queued.popleft()
+            if not fut.done():
+                fut.set_exception(ProbeCrash(f"{key.describe()}: cancelled"))
         for task in list(self._tasks):
             task.cancel()
         self.context.close()
@@ -451,10 +482,9 @@ class FactStore:
     def known(self) -> Mapping[FactKey[Any], asyncio.Future[Any]]:
         return self._memo
 
-    async def get(self, key: FactKey[V]) -> V:
+    def _future(self, key: FactKey[Any], nested: bool) -> asyncio.Future[Any]:
+        """The memo's future for key, its probe started (or queued) when it is new."""
         fut = self._memo.get(key)
-        if fut is not None and fut.done():
-            return cast(V, fut.result())  # answered already (most asks in a large audit): no shield needed
         if fut is None:
             probe = self._probes.get(type(key))
             if probe is None:
@@ -462,12 +492,43 @@ class FactStore:
             fut = asyncio.get_running_loop().create_future()
             fut.add_done_callback(consume_future)
             self._memo[key] = fut
-            task = asyncio.ensure_future(self._run(probe, key, fut))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            task.add_done_callback(_consume)
+            if nested or self._running < self.max_running:
+                self._start(probe, key, fut)
+            else:
+                self._queued.append((probe, key, fut))
+        return fut
+
+    def _start(self, probe: Probe, key: FactKey[Any], fut: asyncio.Future[Any]) -> None:
+        self._running += 1
+        task = asyncio.ensure_future(self._run(probe, key, fut))
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Future[None]) -> None:
+        self._tasks.discard(task)
+        _consume(task)
+        self._running -= 1
+        while self._queued and self._running < self.max_running:
+            probe, key, fut = self._queued.popleft()
+            if not fut.done():
+                self._start(probe, key, fut)
+
+    async def get(self, key: FactKey[V], *, nested: bool = False) -> V:
+        fut = self._memo.get(key)
+        if fut is not None and fut.done():
+            return cast(V, fut.result())  # answered already (most asks in a large audit): no shield needed
+        fut = self._future(key, nested)
         # shield: a check that times out must not cancel a fact other checks are waiting for
         return cast(V, await asyncio.shield(fut))
+
+    async def get_many(self, keys: Sequence[FactKey[Any]]) -> list[Any]:
+        """The answers to several questions, in order: one waiter for all of them, no task per question."""
+        futs = [self._future(k, False) for k in keys]
+        pending = {f for f in futs if not f.done()}
+        if pending:
+            # asyncio.wait never cancels what it waits for: a cancelled check leaves the facts running
+            await asyncio.wait(pending)
+        return [f.result() for f in futs]
 
     async def _run(self, probe: Probe, key: FactKey[Any], fut: asyncio.Future[Any]) -> None:
         name = type(key).__name__

@@ -91,7 +91,7 @@ class Audit:
         self._discoveries: dict[TargetKind, asyncio.Future[Discovery]] = {}
         self._pending: dict[int, _Job] = {}
         self._undiscovered: set[TargetKind] = set()
-        self.context = CheckContext(options, self.store.get, self.discover)
+        self.context = CheckContext(options, self.store.get, self.discover, self.store.get_many)
 
     # -- targets ------------------------------------------------------------------------------------
 
