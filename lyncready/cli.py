@@ -135,6 +135,12 @@ _plugins_dir_option = click.option(
 @click.option("--giaddr", metavar="IP", help="Relay agent address: audit the scope of a remote phone VLAN.")
 @click.option("--dhcp-timeout", type=float, metavar="S", help="Seconds to collect DHCP replies [5].")
 @click.option("--netns", metavar="NAME", help="Probe DHCP from inside this network namespace (ip netns).")
+@click.option(
+    "--tls-versions-per-name",
+    is_flag=True,
+    help="Test TLS versions for every web FQDN, not once per address:port (a load balancer that picks TLS "
+    "settings by SNI).",
+)
 @_plugins_dir_option
 @click.option("--color/--no-color", default=None, help="Colour the text report (default: on a terminal).")
 def audit(
@@ -161,6 +167,7 @@ def audit(
     giaddr: str | None,
     dhcp_timeout: float | None,
     netns: str | None,
+    tls_versions_per_name: bool,
     plugins_dir: str | None,
     color: bool | None,
     config_file: str | None,
@@ -224,6 +231,7 @@ def audit(
             giaddr=giaddr,
             dhcp_timeout=dhcp_timeout,
             netns=netns,
+            tls_versions_per_name=tls_versions_per_name,
         )
     except OptionError as exc:
         _fail(str(exc))

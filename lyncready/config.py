@@ -80,6 +80,7 @@ AUDIT_KEYS: dict[str, tuple[_Check, str]] = {
     "check_timeout": (_is_num, "seconds"),
     "deadline": (_is_num, "seconds"),
     "concurrency": (_is_int, "an integer"),
+    "tls_versions_per_name": (lambda v: isinstance(v, bool), "true or false"),
     "checks": (_is_strs, "a list of check ids"),
     "skip": (_is_strs, "a list of check ids"),
 }
@@ -300,6 +301,7 @@ def _options(m: Mapping[str, Any]) -> AuditOptions:
         giaddr=dhcp.get("giaddr"),
         dhcp_timeout=dhcp.get("timeout"),
         netns=dhcp.get("netns"),
+        tls_versions_per_name=m.get("tls_versions_per_name", False),
     )
     registrars = tuple(r.lower().rstrip(".") for r in _as_list(m.get("registrar")))
     return dataclasses.replace(options, expected_registrars=registrars)

@@ -147,6 +147,7 @@ class AuditOptions:
     severity: Mapping[str, Severity] = field(default_factory=dict)  # profile: check id -> severity
     mutes: tuple[Mute, ...] = ()
     site: str = ""
+    tls_versions_per_name: bool = False  # the TLS version matrix per web FQDN instead of per address:port
     extra: dict[str, Any] = field(default_factory=dict)  # for plugins: namespaced settings
 
     def as_dict(self) -> dict[str, Any]:
@@ -196,6 +197,7 @@ def build_options(
     giaddr: str | None = None,
     dhcp_timeout: float | None = None,
     netns: str | None = None,
+    tls_versions_per_name: bool = False,
     extra: dict[str, Any] | None = None,
 ) -> AuditOptions:
     """Validate loose arguments (strings as a user types them) into :class:`AuditOptions`."""
@@ -269,5 +271,6 @@ def build_options(
         ports=p,
         thresholds=th,
         dhcp=dhcp,
+        tls_versions_per_name=bool(tls_versions_per_name),
         extra=dict(extra or {}),
     )

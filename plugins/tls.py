@@ -466,7 +466,10 @@ async def tls_protocol_versions(ctx: CheckContext, target: Target) -> Outcome:
     matrix: dict[str, dict[str, Any]] = {}
     for address in answer.addresses:
         results: list[TlsVersionResult] = list(
-            await ctx.facts(TlsVersionQuery(address, port, target.name, v) for v in TLS_VERSIONS)
+            await ctx.facts(
+                TlsVersionQuery(address, port, target.name, v, per_name=ctx.options.tls_versions_per_name)
+                for v in TLS_VERSIONS
+            )
         )
         by_version = {r.version: r for r in results}
         matrix[address] = {PRETTY[r.version]: (r.accepted if r.accepted is not None else "untested") for r in results}

@@ -90,3 +90,13 @@ def test_config_check_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["config", "check", str(bad)]) == 3
     err = capsys.readouterr().err
     assert err.startswith(f"lyncready: error: {bad}:7: site[0].domain: unknown key") and len(err.splitlines()) == 1
+
+
+def test_tls_versions_per_name_from_the_file(tmp_path: Path) -> None:
+    text = GOOD.replace('name = "HQ"', 'name = "HQ"\ntls_versions_per_name = true')
+    (site,) = load(write(tmp_path, text), KNOWN).sites
+    assert site.options.tls_versions_per_name is True
+    (default,) = load(write(tmp_path, GOOD), KNOWN).sites
+    assert default.options.tls_versions_per_name is False
+    with pytest.raises(ConfigError, match="tls_versions_per_name: must be true or false"):
+        load(write(tmp_path, text.replace("= true", '= "yes"')), KNOWN)

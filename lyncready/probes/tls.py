@@ -211,9 +211,6 @@ async def probe_tls_version(key: TlsVersionQuery, ctx: ProbeContext) -> TlsVersi
         context = open_context(version)
     except (ValueError, ssl.SSLError) as exc:
         return TlsVersionResult(key.version, None, reason=f"this machine's OpenSSL cannot offer {key.version}: {exc}")
-    if key.sni and ctx.options.extra.get("versions_per_name") is None:
-        # prototype: which versions a listener accepts is a property of address:port, asked once without SNI
-        return await ctx.fact(TlsVersionQuery(key.address, key.port, "", key.version))
     # the audit's main handshake offers every version: the one it negotiated is accepted, no need to ask again
     main = await ctx.fact(TlsQuery(key.address, key.port, key.sni))
     if main.status is ConnStatus.OK and main.version == key.version:
