@@ -383,11 +383,15 @@ def _run(options: Any, registry: Registry) -> Report:
 
 
 def _emit(report: Report, fmt: str, output: str | None, color: bool | None) -> None:
-    from .report import render, render_text, write_report
+    from .report import iter_render, iter_text, write_report
 
     if output is None:
-        text = render_text(report, color=color) if fmt == "text" else render(report, fmt)
-        click.echo(text, nl=not text.endswith("\n"))
+        last = ""
+        for piece in iter_text(report, color=color) if fmt == "text" else iter_render(report, fmt):
+            click.echo(piece, nl=False)
+            last = piece or last
+        if not last.endswith("\n"):
+            click.echo("")
         return
     write_report(report, output, fmt)
     s = report.summary

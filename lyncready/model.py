@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 SCHEMA_VERSION = 1
 
@@ -185,8 +185,8 @@ class Summary:
     @classmethod
     def of(cls, results: Sequence[Result]) -> Summary:
         counts = dict.fromkeys(Status, 0)
-        for r in results:
-            counts[r.status] += 1
+        for status, _muted in _statuses(results):
+            counts[status] += 1
         return cls(
             passed=counts[Status.PASS],
             warned=counts[Status.WARN],
@@ -206,6 +206,14 @@ class Summary:
         }
 
 
+def _statuses(results: Sequence[Result]) -> Iterable[tuple[Status, bool]]:
+    """(status, muted) of each result; results spilled to disk (lyncready.resultlog) answer from memory."""
+    fast = getattr(results, "statuses", None)
+    if callable(fast):
+        return cast(Iterable[tuple[Status, bool]], fast())
+    return ((r.status, bool(r.muted)) for r in results)
+
+
 class ExitCode(enum.IntEnum):
     """monitoring-plugins convention."""
 
@@ -220,7 +228,7 @@ def exit_code_for(results: Sequence[Result]) -> ExitCode:
 
     A muted result counts as passed: the finding is accepted.
     """
-    statuses = {Status.PASS if r.muted else r.status for r in results}
+    statuses = {Status.PASS if muted else status for status, muted in _statuses(results)}
     if Status.FAIL in statuses:
         return ExitCode.CRITICAL
     if not statuses & {Status.PASS, Status.WARN}:
@@ -240,7 +248,8 @@ class Report:
     plugins: tuple[PluginInfo, ...]
     checks: tuple[CheckMeta, ...]
     targets: tuple[Target, ...]
-    results: tuple[Result, ...]
+    # a tuple, or (past lyncready.resultlog.SPILL_AFTER results) a sequence that reads them back from disk
+    results: Sequence[Result]
     notes: tuple[str, ...] = ()
     schema_version: int = SCHEMA_VERSION
 

@@ -35,6 +35,7 @@ from .model import (
     to_jsonable,
 )
 from .options import AuditOptions, OptionError
+from .resultlog import ResultLog
 
 KIND_ORDER = {k: i for i, k in enumerate(TargetKind)}
 _STATUS_FOR_LEVEL = {Level.INFO: Status.PASS, Level.WARN: Status.WARN, Level.FAIL: Status.FAIL}
@@ -87,7 +88,7 @@ class Audit:
         self.registry = registry
         self.checks = select_checks(registry, options.checks, options.skip)
         self.store = FactStore(registry.probes, options)
-        self.results: list[Result] = []
+        self.results = ResultLog()
         self._discoveries: dict[TargetKind, asyncio.Future[Discovery]] = {}
         self._pending: dict[int, _Job] = {}
         self._undiscovered: set[TargetKind] = set()
@@ -177,7 +178,7 @@ class Audit:
                 for t in fut.result().targets:
                     discovered[t.key] = t
         order = {c.id: i for i, c in enumerate(self.checks)}
-        results = sorted(self.results, key=lambda r: (order.get(r.check_id, -1), KIND_ORDER[r.target_kind], r.target))
+        results = self.results.ordered(lambda m: (order.get(m.check_id, -1), KIND_ORDER[m.target_kind], m.target))
         return Report(
             tool_version=__version__,
             started_at=started_wall.isoformat(timespec="seconds"),
@@ -187,7 +188,7 @@ class Audit:
             plugins=tuple(self.registry.plugins),
             checks=tuple(c.meta for c in self.checks),
             targets=tuple(sorted(discovered.values(), key=lambda t: (KIND_ORDER[t.kind], t.name, t.port or 0))),
-            results=tuple(results),
+            results=results,
             notes=tuple(f"{p.plugin}: {p.message}" for p in self.registry.problems),
         )
 
@@ -371,7 +372,11 @@ async def run_sites(
         for meta in r.checks:
             checks.setdefault(meta.id, meta)
     # plugin load problems are the same for every site: keep them once
-    results = [x for i, r in enumerate(reports) for x in r.results if x.check_id != "plugin_load" or i == 0]
+    log = ResultLog()
+    for i, r in enumerate(reports):
+        for x in r.results:
+            if x.check_id != "plugin_load" or i == 0:
+                log.append(x)
     return Report(
         tool_version=__version__,
         started_at=min(r.started_at for r in reports),
@@ -381,6 +386,6 @@ async def run_sites(
         plugins=reports[0].plugins,
         checks=tuple(checks.values()),
         targets=tuple(t for r in reports for t in r.targets),
-        results=tuple(results),
+        results=log.ordered(lambda m: 0),  # a stable sort: the sites' order
         notes=reports[0].notes,
     )

@@ -19,15 +19,15 @@ import contextlib
 import json as _json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from ..model import Report
-from .json import render_json, report_from_dict, report_to_dict
-from .text import render_text
+from .json import iter_json, render_json, report_from_dict, report_to_dict
+from .text import iter_text, render_text
 
 if TYPE_CHECKING:
     from ..history import ChangeKind, ResultKey
@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 __all__ = [
     "FORMATS",
     "Format",
+    "iter_json",
+    "iter_render",
+    "iter_text",
     "load_schema",
     "render",
     "render_csv",
@@ -142,6 +145,18 @@ def render(report: Report, fmt: str, *, changes: Changes | None = None) -> str:
     raise ValueError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
+def iter_render(report: Report, fmt: str, *, changes: Changes | None = None) -> Iterator[str]:
+    """:func:`render` in pieces: JSON and text are produced one result at a time (an audit of 10,000 SIP
+    domains has 110,000 results); the other formats come as one piece. The format is checked at once."""
+    if fmt == "json":
+        return iter_json(report)
+    if fmt == "text":
+        return iter_text(report, color=False)
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
+    return iter((render(report, fmt, changes=changes),))
+
+
 def format_for_path(path: str | os.PathLike[str]) -> str:
     """The format a file name asks for by its suffix (``.json``, ``.html``/``.htm``, ``.txt``, ``.xml`` for
     JUnit, ``.prom`` for Prometheus, ``.sarif``, ``.csv``; monitoring output has no suffix of its own)."""
@@ -179,7 +194,7 @@ def write_report(
     """
     target = Path(path)
     fmt = format_for_path(target) if fmt is None else fmt
-    data = render(report, fmt, changes=changes).encode("utf-8")
+    pieces = iter_render(report, fmt, changes=changes)
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         mode = target.stat().st_mode & 0o7777
@@ -189,7 +204,8 @@ def write_report(
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for piece in pieces:
+                fh.write(piece.encode("utf-8"))
             fh.flush()
             os.fsync(fh.fileno())
         tmp.chmod(mode)

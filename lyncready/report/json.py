@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+import secrets
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..model import (
@@ -46,8 +47,9 @@ def _finite(value: JSONValue) -> JSONValue:
     return value
 
 
-def report_to_dict(report: Report) -> dict[str, Any]:
-    """The report as plain JSON data, keys in document order (``schema_version`` first)."""
+def report_to_dict(report: Report, *, results: bool = True) -> dict[str, Any]:
+    """The report as plain JSON data, keys in document order (``schema_version`` first); ``results=False``
+    leaves the results list empty (:func:`iter_json` streams them)."""
     data: dict[str, Any] = {
         "schema_version": report.schema_version,
         "tool": {"name": TOOL_NAME, "version": report.tool_version},
@@ -60,7 +62,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "plugins": [to_jsonable(p) for p in report.plugins],
         "checks": [to_jsonable(c) for c in report.checks],
         "targets": [to_jsonable(t) for t in report.targets],
-        "results": [to_jsonable(r) for r in report.results],
+        "results": [to_jsonable(r) for r in report.results] if results else [],
         "notes": list(report.notes),
     }
     result: dict[str, Any] = _finite(data)
@@ -69,7 +71,28 @@ def report_to_dict(report: Report) -> dict[str, Any]:
 
 def render_json(report: Report) -> str:
     """The JSON document (2-space indent, UTF-8 text kept as is), ending with a newline."""
-    return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return "".join(iter_json(report))
+
+
+def iter_json(report: Report) -> Iterator[str]:
+    """:func:`render_json` in pieces, one result at a time: the same text, without the whole document (or
+    every result) in memory at once."""
+    data = report_to_dict(report, results=False)
+    if not report.results:
+        yield json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        return
+    slot = secrets.token_hex(16)  # unguessable: no string from the network can collide with it
+    data["results"] = slot
+    head = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
+    before, sep, after = head.partition(f'"results": "{slot}"')
+    assert sep, "the results key is missing from the report's JSON"
+    yield before + '"results": [\n'
+    first = True
+    for r in report.results:
+        item = json.dumps(_finite(to_jsonable(r)), indent=2, ensure_ascii=False, allow_nan=False)
+        yield ("    " if first else ",\n    ") + item.replace("\n", "\n    ")
+        first = False
+    yield "\n  ]" + after + "\n"
 
 
 # -- reading a report back ---------------------------------------------------------------------

@@ -10,11 +10,13 @@ import os
 import shutil
 import sys
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
-from ..model import Report, Result, Status, TargetKind
+from ..model import Report, Status, TargetKind
+from ..resultlog import ResultMeta
+from ..resultlog import metas as result_metas
 
-__all__ = ["render_text", "use_color", "visible"]
+__all__ = ["iter_text", "render_text", "use_color", "visible"]
 
 _STATUS_COLOR = {
     Status.PASS: "32",  # green
@@ -77,13 +79,17 @@ def summary_line(report: Report, color: bool = False) -> str:
     return f"{text} — exit {int(report.exit_code)}"
 
 
-def _ordered(report: Report) -> list[Result]:
-    """Grouped by target kind, then by check in catalogue order; stable within a check."""
+def _order(report: Report, metas: list[ResultMeta]) -> list[int]:
+    """Indexes of the results grouped by target kind, then by check in catalogue order; stable within a check."""
     check_order = {c.id: i for i, c in enumerate(report.checks)}
     unknown = len(check_order)
     return sorted(
-        report.results,
-        key=lambda r: (_KIND_ORDER.get(r.target_kind, 99), check_order.get(r.check_id, unknown), r.check_id),
+        range(len(metas)),
+        key=lambda i: (
+            _KIND_ORDER.get(metas[i].target_kind, 99),
+            check_order.get(metas[i].check_id, unknown),
+            metas[i].check_id,
+        ),
     )
 
 
@@ -111,17 +117,24 @@ def render_text(report: Report, color: bool | None = None, *, width: int | None 
     ``color``: ANSI colours when true; ``None`` decides with :func:`use_color`.
     ``width``: the line width to wrap to (default: the terminal's).
     """
+    return "".join(iter_text(report, color, width=width))
+
+
+def iter_text(report: Report, color: bool | None = None, *, width: int | None = None) -> Iterator[str]:
+    """:func:`render_text` in pieces of about a thousand lines, reading one result at a time."""
     paint = _Painter(use_color(color))
     if width is None:
         width = shutil.get_terminal_size((100, 24)).columns
     width = max(width, 60)
 
-    rows = [(r, visible(r.check_id), visible(r.target)) for r in _ordered(report)]
+    metas = result_metas(report.results)
+    order = _order(report, metas)
     sw = max(len("STATUS"), *(len(s.value) for s in Status))
     # Name columns fit most names; an outlier gets a line to itself instead of squeezing the summary.
     avail = width - sw - 3 * len(_GAP) - _MIN_SUMMARY
-    cw = _fit([len(c) for _, c, _ in rows], min(_CHECK_MAX, max(12, avail // 2)), len("CHECK"))
-    tw = _fit([len(t) for _, _, t in rows], min(_TARGET_MAX, max(12, avail - cw)), len("TARGET"))
+    cw = _fit(sorted({len(visible(m.check_id)) for m in metas}), min(_CHECK_MAX, max(12, avail // 2)), len("CHECK"))
+    tw = _fit(sorted({len(visible(m.target)) for m in metas}), min(_TARGET_MAX, max(12, avail - cw)), len("TARGET"))
+    del metas
     lead = sw + len(_GAP) + cw + len(_GAP) + tw + len(_GAP)
     summary_width = max(width - lead, _MIN_SUMMARY)
     pad = " " * lead
@@ -134,8 +147,14 @@ def render_text(report: Report, color: bool | None = None, *, width: int | None 
     head += f" ({report.duration:.1f} s)"
     out.append(head)
 
+    results = report.results
     current_kind: TargetKind | None = None
-    for r, check_id, target in rows:
+    for i in order:
+        if len(out) >= 1000:
+            yield "\n".join(out) + "\n"
+            out = []
+        r = results[i]
+        check_id, target = visible(r.check_id), visible(r.target)
         if r.target_kind != current_kind:
             current_kind = r.target_kind
             out.append("")
@@ -162,7 +181,7 @@ def render_text(report: Report, color: bool | None = None, *, width: int | None 
             out.append(f"{detail}{paint('fix:', '1')} {fix_lines[0]}")
             out.extend(f"{detail}     {line}" for line in fix_lines[1:])
 
-    if not rows:
+    if not order:
         out.append("")
         out.append("No results: no check ran.")
     if report.notes:
@@ -171,4 +190,4 @@ def render_text(report: Report, color: bool | None = None, *, width: int | None 
             out.extend(_indented(visible(note), "note: ", "      ", width))
     out.append("")
     out.append(summary_line(report, color=paint.enabled))
-    return "\n".join(out) + "\n"
+    yield "\n".join(out) + "\n"
