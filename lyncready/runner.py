@@ -73,7 +73,7 @@ def _capped(level: Level, severity: Severity) -> Level:
     return level
 
 
-@dataclass
+@dataclass(slots=True)
 class _Job:
     check: Check
     target: Target
@@ -90,7 +90,8 @@ class Audit:
         self.store = FactStore(registry.probes, options)
         self.results = ResultLog()
         self._discoveries: dict[TargetKind, asyncio.Future[Discovery]] = {}
-        self._pending: dict[int, _Job] = {}
+        self._pending: dict[int, _Job] = {}  # handed to a worker, not finished
+        self._unqueued: dict[TargetKind, tuple[list[Check], list[Target], int]] = {}  # (checks, targets, next)
         self._undiscovered: set[TargetKind] = set()
         self.context = CheckContext(options, self.store.get, self.discover, self.store.get_many)
 
@@ -152,11 +153,12 @@ class Audit:
                     plugin=problem.plugin,
                 )
             )
-        queue: asyncio.Queue[_Job | None] = asyncio.Queue()
+        # bounded: jobs are made as workers free up, not 110,000 at once for 10,000 domains
+        n_workers = 2048
+        queue: asyncio.Queue[_Job | None] = asyncio.Queue(maxsize=n_workers)
         kinds = sorted({c.meta.target_kind for c in self.checks}, key=KIND_ORDER.__getitem__)
         self._undiscovered = set(kinds)
         # a check waiting for a fact costs a coroutine, not a socket: many more checks than network operations
-        n_workers = 2048
         try:
             async with asyncio.timeout(self.options.timeouts.total):
                 async with asyncio.TaskGroup() as tg:
@@ -164,7 +166,7 @@ class Audit:
                     workers = [tg.create_task(self._work(queue)) for _ in range(n_workers)]
                     await asyncio.gather(*producers)
                     for _ in workers:
-                        queue.put_nowait(None)
+                        await queue.put(None)
         except TimeoutError:
             self._deadline_reached()
         finally:
@@ -201,13 +203,16 @@ class Audit:
             for c in checks:
                 self.results.append(self._result(c, Target(kind, "(none)"), Status.SKIP, f"Not run: {why}", 0.0))
             return
-        for t in disc.targets:
+        targets = list(disc.targets)
+        if self.progress is not None:
+            self.progress.queued(len(targets) * len(checks))
+        for n, t in enumerate(targets):
+            self._unqueued[kind] = (checks, targets, n)
             for c in checks:
                 job = _Job(c, t)
                 self._pending[id(job)] = job
-                queue.put_nowait(job)
-                if self.progress is not None:
-                    self.progress.queued(1)
+                await queue.put(job)
+        self._unqueued.pop(kind, None)
 
     async def _work(self, queue: asyncio.Queue[_Job | None]) -> None:
         while True:
@@ -311,9 +316,17 @@ class Audit:
 
     def _deadline_reached(self) -> None:
         why = f"The audit's deadline ({self.options.timeouts.total:g} s) was reached before this check finished"
+        done: set[tuple[str, tuple[object, ...]]] = set()
         for job in self._pending.values():
             self.results.append(self._result(job.check, job.target, Status.ERROR, why, 0.0))
+            done.add((job.check.id, job.target.key))
         self._pending.clear()
+        for checks, targets, start in self._unqueued.values():  # not even handed to a worker yet
+            for t in targets[start:]:
+                for c in checks:
+                    if (c.id, t.key) not in done:
+                        self.results.append(self._result(c, t, Status.ERROR, why, 0.0))
+        self._unqueued.clear()
         for kind in self._undiscovered:
             for c in self.checks:
                 if c.meta.target_kind is kind:

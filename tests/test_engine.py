@@ -229,6 +229,28 @@ def test_the_total_deadline_turns_unfinished_work_into_errors() -> None:
     assert len(report.results) == 4
 
 
+def test_the_deadline_reports_jobs_that_were_never_queued() -> None:
+    """Jobs are made as workers free up (a bounded queue): at the deadline, the ones not made yet are
+    errors too, each (check, target) exactly once."""
+
+    async def slow(ctx: CheckContext, target: Target) -> Outcome:
+        await asyncio.sleep(3600)
+        return Outcome("never")
+
+    domains = [f"d{i}.test" for i in range(2500)]  # 5000 jobs: more than 2048 workers + 2048 queued
+    report = run(
+        Plugin([make_check("slow", slow), make_check("slow2", slow)]),
+        ["slow", "slow2"],
+        domains=domains,
+        check_timeout=100,
+        total_timeout=0.5,
+    )
+    seen = [(r.check_id, r.target) for r in report.results]
+    assert len(seen) == len(set(seen)) == 5000
+    assert {r.status for r in report.results} == {Status.ERROR}
+    assert all("deadline (0.5 s)" in r.summary for r in report.results)
+
+
 def test_an_advisory_check_never_fails_the_audit() -> None:
     async def failing(ctx: CheckContext, target: Target) -> Outcome:
         return Outcome("bad", (Finding("t.fail", Level.FAIL, "fails"),))
