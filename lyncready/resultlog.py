@@ -17,7 +17,7 @@ from typing import IO, Any, NamedTuple, overload
 
 from .model import Result, Status, TargetKind
 
-SPILL_AFTER = 20_000  # about 50 MB of results in memory before the rest goes to disk
+SPILL_AFTER = 10_000  # about 25 MB of results in memory before the rest goes to disk
 
 
 class ResultMeta(NamedTuple):

@@ -129,3 +129,33 @@ def test_version_matrix_handshakes_follow_the_option(per_name: bool) -> None:
         assert counted == {"pool.contoso.test": 4, "pool.northwind.test": 4}
     else:
         assert sum(counted.values()) == 4  # one matrix for the shared address:port
+
+
+def test_an_answered_fact_is_kept_as_its_value_and_asked_once() -> None:
+    calls: list[int] = []
+
+    async def main() -> None:
+        async def leaf(key: Leaf, ctx: ProbeContext) -> int:
+            calls.append(key.n)
+            return key.n + 100
+
+        store = FactStore({Leaf: leaf}, build_options())
+        assert await store.get(Leaf(1)) == 101
+        assert store._memo == {} and store._values == {Leaf(1): 101}  # no future kept for an answer
+        assert await store.get(Leaf(1)) == 101
+        assert await store.get_many([Leaf(1), Leaf(2), Leaf(1)]) == [101, 102, 101]
+        assert len(store) == 2
+        store.close()
+
+    asyncio.run(main())
+    assert calls == [1, 2]
+
+
+def test_equal_http_headers_are_one_object() -> None:
+    from lyncready.probes.http import parse_head
+
+    head = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 0\r\n\r\n"
+    one, two = parse_head(head), parse_head(bytes(head))
+    assert one is not None and two is not None
+    assert one[2] == (("Server", "nginx"), ("Content-Length", "0"))
+    assert one[2] is two[2]

@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from typing import Any, TypeVar, cast
 
 from .._version import __version__
 from ..facts import ConnStatus, HttpQuery, HttpResponse, ProbeContext
 from .tls import open_context
 from .tlsconn import TlsConnection
+
+T = TypeVar("T")
 
 MAX_HEAD = 64 * 1024
 USER_AGENT = f"lyncready/{__version__} (phone bootstrap audit)"
@@ -44,8 +47,20 @@ def parse_head(head: bytes) -> tuple[int, str, tuple[tuple[str, str], ...]] | No
             continue
         name, sep, value = line.partition(":")
         if sep:
-            headers.append((name.strip(), value.strip()))
-    return int(code), parts[2] if len(parts) > 2 else "", tuple(headers)
+            headers.append(_interned((name.strip(), value.strip())))
+    return int(code), parts[2] if len(parts) > 2 else "", _interned(tuple(headers))
+
+
+_INTERNED: dict[Any, Any] = {}
+
+
+def _interned(value: T) -> T:
+    """One object for equal header lines and header sets: a web farm answers 10,000 names with a handful
+    of distinct headers. The table is bounded (cleared when full): a server varying every header costs
+    nothing more than before."""
+    if len(_INTERNED) >= 4096:
+        _INTERNED.clear()
+    return cast(T, _INTERNED.setdefault(value, value))
 
 
 async def close_writer(writer: asyncio.StreamWriter | None) -> None:
