@@ -170,6 +170,33 @@ def _http_parse_head(data: bytes) -> None:
             raise ContractViolation("parse_head returned non-text")
 
 
+def _dns_parse_response(data: bytes) -> None:
+    from lyncready.codecs import dnswire
+
+    qid = int.from_bytes(data[:2], "big") if len(data) >= 2 else 0
+    for rdtype in (dnswire.A, dnswire.SRV):
+        out = dnswire.parse_response(data, qid, "_sipinternaltls._tcp.contoso.test", rdtype)
+        if out is not None and not isinstance(out, (dnswire.Response, dnswire.Malformed)):
+            raise ContractViolation(f"parse_response returned {type(out).__name__}")
+        if isinstance(out, dnswire.Response):
+            for r in out.answer:
+                if not isinstance(r.text, str) or r.owner != r.owner.lower():
+                    raise ContractViolation(f"parse_response record {r!r}")
+
+
+def _seeds_dns() -> list[bytes]:
+    import dns.message
+    import dns.rrset
+
+    out = []
+    for kind, rdata in (("SRV", "0 0 5061 pool.contoso.test."), ("A", "192.0.2.1"), ("CNAME", "alias.contoso.test.")):
+        q = dns.message.make_query("_sipinternaltls._tcp.contoso.test", kind)
+        r = dns.message.make_response(q)
+        r.answer.append(dns.rrset.from_text("_sipinternaltls._tcp.contoso.test.", 60, "IN", kind, rdata))
+        out.append(r.to_wire())
+    return out
+
+
 def _udp_frame(payload: bytes, *, dport: int = 68) -> bytes:
     udp = struct.pack("!HHHH", 67, dport, 8 + len(payload), 0) + payload
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, bytes([10, 0, 0, 1]), bytes(4)) + udp
@@ -388,6 +415,14 @@ TARGETS: dict[str, Target] = {
         ),
         Target("http_parse_head", "lyncready.probes.http.parse_head(data)", _http_parse_head, _seeds_http, cost=0.3),
         Target(
+            "dns_parse_response",
+            "lyncready.codecs.dnswire.parse_response(data, id, name, A and SRV)",
+            _dns_parse_response,
+            _seeds_dns,
+            max_len=600,
+            cost=0.5,
+        ),
+        Target(
             "dhcp_probe_reply",
             "lyncready.probes.dhcp: parse_options, parse_bootp_reply (raw and after a header), reply_from_frame",
             _dhcp_probe_reply,
@@ -542,10 +577,16 @@ def run_atheris(runner: Runner, seed: int, workdir: Path, hard_timeout: int) -> 
     """Never returns: libFuzzer owns the process; the worker reports and leaves through os._exit."""
     import atheris  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
+    # dnspython compiles bytes regexes on import, which atheris's regex hook cannot take: load it first
+    import dns.ipv6
+    import dns.message
+    import dns.rrset  # noqa: F401
+
     atheris.enabled_hooks.add("str")
     atheris.enabled_hooks.add("RegEx")
     with atheris.instrument_imports(include=["lyncready"]):
         import lyncready.codecs
+        import lyncready.codecs.dnswire
         import lyncready.probes.dhcp
         import lyncready.probes.http
         import lyncready.probes.ntp  # noqa: F401

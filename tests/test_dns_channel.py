@@ -135,3 +135,39 @@ def _udp_sockets() -> int:
             inodes.add(target[8:-1])
     lines = Path("/proc/self/net/udp").read_text().splitlines()[1:]
     return sum(1 for line in lines if line.split()[9] in inodes)
+
+
+def test_record_types_beyond_the_codec_are_read_by_dnspython() -> None:
+    def txt(q: bytes) -> list[bytes]:
+        query = dns.message.from_wire(q)
+        r = dns.message.make_response(query)
+        r.answer.append(dns.rrset.from_text(query.question[0].name, 60, "IN", "TXT", '"v=lync" "x"'))
+        return [r.to_wire()]
+
+    with udp_server(txt) as (port, _):
+        options = build_options(nameservers=[f"127.0.0.1:{port}"], timeout=1.0)
+        registry = load_registry(autoload=False)
+
+        async def main() -> DnsAnswer:
+            store = FactStore(dict(registry.probes), options)
+            try:
+                return await store.get(DnsQuery("t.example.test", "TXT"))
+            finally:
+                store.close()
+
+        ans = asyncio.run(main())
+    assert ans.status is DnsStatus.OK, ans
+    assert ans.records == ('"v=lync" "x"',) and ans.ttl == 60
+
+
+def test_a_name_the_codec_does_not_build_is_asked_through_dnspython() -> None:
+    seen: list[str] = []
+
+    def record(q: bytes) -> list[bytes]:
+        seen.append(dns.message.from_wire(q).question[0].name.to_text())
+        return [answer(q).to_wire()]
+
+    with udp_server(record) as (port, _):
+        (ans,) = ask(port, ["bücher.example.test"])
+    assert ans.status is DnsStatus.OK, ans
+    assert seen == ["xn--bcher-kva.example.test."]

@@ -24,6 +24,8 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 
+from ..codecs import dnswire
+from ..codecs.dnswire import Response
 from ..facts import Addresses, DnsAnswer, DnsQuery, DnsStatus, ProbeContext, SrvRecord, consume_future
 from ..options import Nameserver
 
@@ -61,6 +63,81 @@ def _form_error(text: str) -> dns.exception.DNSException:
     return dns.exception.FormError(text)  # type: ignore[no-untyped-call]
 
 
+class _Question:
+    """One query in flight: its wire form, and how to read its answer."""
+
+    __slots__ = ("fut", "message", "name", "rdtype", "wire")
+
+    def __init__(self, name: str, rdtype: int, qid: int) -> None:
+        self.name = name
+        self.rdtype = rdtype
+        self.fut: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        wire = dnswire.build_query(qid, name, rdtype)
+        self.message: dns.message.Message | None = None
+        if wire is None:  # a name our codec leaves to dnspython (non-ASCII labels, escapes)
+            self.message = _dnspython_query(name, rdtype, qid)
+            wire = self.message.to_wire()
+        self.wire = wire
+
+    def answer(self, data: bytes, qid: int) -> Response:
+        """The answer read from data; raises DNSException (malformed, truncated) as dnspython would."""
+        if self.message is None:
+            parsed = dnswire.parse_response(data, qid, self.name, self.rdtype)
+            if isinstance(parsed, dnswire.Malformed):
+                raise _form_error(parsed.reason)
+            if parsed is not None:
+                if parsed.truncated:
+                    raise dns.message.Truncated()  # type: ignore[no-untyped-call]
+                return parsed
+            self.message = _dnspython_query(self.name, self.rdtype, qid)
+        try:
+            response = dns.message.from_wire(data, raise_on_truncation=True)
+        except dns.exception.DNSException:
+            raise
+        except Exception as exc:  # garbage that dnspython's parser did not expect: still a malformed answer
+            raise _form_error(f"{type(exc).__name__}: {exc}") from None
+        if not self.message.is_response(response):
+            raise _form_error("the answer does not respond to the question asked")
+        return from_message(response)
+
+
+def _dnspython_query(name: str, rdtype: int, qid: int) -> dns.message.Message:
+    query = dns.message.make_query(name, dns.rdatatype.RdataType(rdtype))
+    query.flags |= dns.flags.RD
+    query.id = qid
+    return query
+
+
+def from_message(message: dns.message.Message) -> Response:
+    """dnspython's reading of an answer, as the codec's plain records."""
+    records: list[dnswire.Record] = []
+    for rrset in message.answer:
+        if rrset.rdclass != dns.rdataclass.IN:
+            continue
+        owner = _norm(rrset.name)
+        for r in rrset:
+            kind = int(rrset.rdtype)
+            if kind in (dnswire.A, dnswire.AAAA):
+                rec = dnswire.Record(owner, kind, rrset.ttl, r.to_text(), address=r.address)
+            elif kind == dnswire.CNAME:
+                rec = dnswire.Record(owner, kind, rrset.ttl, r.to_text(), target=_norm(r.target))
+            elif kind == dnswire.SRV:
+                rec = dnswire.Record(
+                    owner,
+                    kind,
+                    rrset.ttl,
+                    r.to_text(),
+                    target=_norm(r.target),
+                    priority=r.priority,
+                    weight=r.weight,
+                    port=r.port,
+                )
+            else:
+                rec = dnswire.Record(owner, kind, rrset.ttl, r.to_text())
+            records.append(rec)
+    return Response(message.rcode(), bool(message.flags & dns.flags.TC), tuple(records))
+
+
 class _UdpChannel(asyncio.DatagramProtocol):
     """One *connected* UDP socket per nameserver, its queries told apart by their 16-bit ID.
 
@@ -72,7 +149,7 @@ class _UdpChannel(asyncio.DatagramProtocol):
 
     def __init__(self) -> None:
         self.transport: asyncio.DatagramTransport | None = None
-        self._waiting: dict[int, tuple[dns.message.Message, asyncio.Future[dns.message.Message]]] = {}
+        self._waiting: dict[int, _Question] = {}
         self._closed: BaseException | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -81,52 +158,44 @@ class _UdpChannel(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: Any) -> None:
         if len(data) < 2:
             return
-        entry = self._waiting.get(int.from_bytes(data[:2], "big"))
-        if entry is None:
-            return
-        query, fut = entry
-        if fut.done():
+        qid = int.from_bytes(data[:2], "big")
+        question = self._waiting.get(qid)
+        if question is None or question.fut.done():
             return
         try:
-            response = dns.message.from_wire(data, raise_on_truncation=True)
+            question.fut.set_result(question.answer(data, qid))
         except dns.exception.DNSException as exc:
-            fut.set_exception(exc)
-            return
-        except Exception as exc:  # garbage that dnspython's parser did not expect: still a malformed answer
-            fut.set_exception(_form_error(f"{type(exc).__name__}: {exc}"))
-            return
-        if query.is_response(response):
-            fut.set_result(response)
-        else:
-            fut.set_exception(_form_error("the answer does not respond to the question asked"))
+            question.fut.set_exception(exc)
 
     def error_received(self, exc: Exception) -> None:
         # the kernel cannot say which query an ICMP error belongs to: a refused port refuses them all
-        for _query, fut in self._waiting.values():
-            if not fut.done():
-                fut.set_exception(exc)
+        for question in self._waiting.values():
+            if not question.fut.done():
+                question.fut.set_exception(exc)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = exc or ConnectionAbortedError("the DNS socket was closed")
         self.error_received(self._closed)
 
-    async def ask(self, query: dns.message.Message, seconds: float) -> dns.message.Message:
-        """Send and wait for the answer; dns.exception.Timeout when none comes within seconds."""
+    async def ask(self, name: str, rdtype: int, seconds: float) -> tuple[Response, int]:
+        """Send and wait for the answer: (answer, query id). dns.exception.Timeout when none comes within
+        seconds, dns.message.Truncated when the answer must be asked again over TCP."""
         if self._closed is not None or self.transport is None:
             raise ConnectionAbortedError("the DNS socket was closed")
-        while query.id in self._waiting:
-            query.id = random.getrandbits(16)
-        fut: asyncio.Future[dns.message.Message] = asyncio.get_running_loop().create_future()
-        self._waiting[query.id] = (query, fut)
+        qid = random.getrandbits(16)
+        while qid in self._waiting:
+            qid = random.getrandbits(16)
+        question = _Question(name, rdtype, qid)
+        self._waiting[qid] = question
         try:
-            self.transport.sendto(query.to_wire())
+            self.transport.sendto(question.wire)
             try:
                 async with asyncio.timeout(seconds):
-                    return await fut
+                    return await question.fut, qid
             except TimeoutError:
                 raise dns.exception.Timeout(timeout=seconds) from None  # type: ignore[no-untyped-call]
         finally:
-            self._waiting.pop(query.id, None)
+            self._waiting.pop(qid, None)
 
     def close(self) -> None:
         if self.transport is not None:
@@ -157,16 +226,14 @@ async def _channel(ns: Nameserver, ctx: ProbeContext) -> _UdpChannel:
     return await asyncio.shield(fut)
 
 
-async def _ask(qname: str, rdtype: str, ctx: ProbeContext) -> tuple[dns.message.Message | None, str, str, bool]:
+async def _ask(qname: str, rdtype: int, ctx: ProbeContext) -> tuple[Response | None, str, str, bool]:
     """Ask each nameserver in turn. Returns (response or None, server, reasons, used_tcp)."""
     servers = _nameservers(ctx)
     if not servers:
         return None, "", "no nameserver: give --nameserver or configure /etc/resolv.conf", False
     errors: list[str] = []
-    last: tuple[dns.message.Message | None, str, bool] = (None, "", False)
+    last: tuple[Response | None, str, bool] = (None, "", False)
     for ns in servers:
-        query = dns.message.make_query(qname, rdtype)
-        query.flags |= dns.flags.RD
         try:
             async with ctx.slot(ns.host, ns.port, "udp", gate=False) as contact:
                 if contact.silent:
@@ -174,11 +241,11 @@ async def _ask(qname: str, rdtype: str, ctx: ProbeContext) -> tuple[dns.message.
                     continue
                 channel = await _channel(ns, ctx)
                 try:
-                    response = await channel.ask(query, ctx.timeout)
+                    response, _qid = await channel.ask(qname, rdtype, ctx.timeout)
                     used_tcp = False
                 except dns.message.Truncated:
                     # the retry over TCP has its own failures: told apart, since the UDP port did answer
-                    retried = await _tcp_after_truncation(query, ns, ctx)
+                    retried = await _tcp_after_truncation(qname, rdtype, ns, ctx)
                     if isinstance(retried, str):
                         errors.append(retried)
                         continue
@@ -198,21 +265,20 @@ async def _ask(qname: str, rdtype: str, ctx: ProbeContext) -> tuple[dns.message.
         except dns.exception.DNSException as exc:
             errors.append(f"{ns}: malformed answer ({exc})")
             continue
-        rcode = response.rcode()
+        rcode = response.rcode
         if rcode in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
             return response, str(ns), "; ".join(errors), used_tcp
-        errors.append(f"{ns}: {dns.rcode.to_text(rcode)}")
+        errors.append(f"{ns}: {dns.rcode.to_text(rcode)}")  # type: ignore[arg-type]
         last = (response, str(ns), used_tcp)
     return last[0], last[1], "; ".join(errors), last[2]
 
 
-async def _tcp_after_truncation(
-    query: dns.message.Message, ns: Nameserver, ctx: ProbeContext
-) -> dns.message.Message | str:
+async def _tcp_after_truncation(qname: str, rdtype: int, ns: Nameserver, ctx: ProbeContext) -> Response | str:
     """The answer over TCP after a truncated UDP answer, or why there is none."""
     why = f"{ns}: the UDP answer was truncated (TC) and the retry over TCP"
+    query = _dnspython_query(qname, rdtype, random.getrandbits(16))
     try:
-        return await dns.asyncquery.tcp(query, ns.host, timeout=ctx.timeout, port=ns.port)
+        return from_message(await dns.asyncquery.tcp(query, ns.host, timeout=ctx.timeout, port=ns.port))
     except dns.exception.Timeout:
         return f"{why} got no answer within {ctx.timeout:g} s"
     except ConnectionRefusedError:
@@ -223,30 +289,43 @@ async def _tcp_after_truncation(
         return f"{why} got a malformed answer ({exc})"
 
 
-def _failure_status(response: dns.message.Message | None, reasons: str) -> DnsStatus:
+def _failure_status(response: Response | None, reasons: str) -> DnsStatus:
     if response is None:
         return (
             DnsStatus.TIMEOUT
             if reasons and all("no answer within" in r for r in reasons.split("; "))
             else (DnsStatus.ERROR)
         )
-    rcode = response.rcode()
-    if rcode == dns.rcode.SERVFAIL:
+    if response.rcode == dns.rcode.SERVFAIL:
         return DnsStatus.SERVFAIL
-    if rcode == dns.rcode.REFUSED:
+    if response.rcode == dns.rcode.REFUSED:
         return DnsStatus.REFUSED
     return DnsStatus.ERROR
 
 
+def _wire_text(name: str) -> str:
+    """A name as the answer's owner names are compared: lower case, IDNA for non-ASCII labels."""
+    return _norm(name if name.isascii() else dns.name.from_text(name).to_text())
+
+
+def _rrset(response: Response, owner: str, rdtype: int) -> list[dnswire.Record]:
+    """The records of one owner and type in the answer section (one of each, as an RRset has)."""
+    seen: dict[str, dnswire.Record] = {}
+    for r in response.answer:
+        if r.rdtype == rdtype and r.owner == owner:
+            seen.setdefault(r.text, r)
+    return list(seen.values())
+
+
 async def probe_dns(key: DnsQuery, ctx: ProbeContext) -> DnsAnswer:
-    rdtype = dns.rdatatype.from_text(key.rdtype)
+    rdtype = int(dns.rdatatype.from_text(key.rdtype))
     qname = key.name.rstrip(".")
     chain: list[str] = []
     tcp = False
     for _hop in range(MAX_CNAME_HOPS + 1):
-        response, server, reasons, used_tcp = await _ask(qname, key.rdtype, ctx)
+        response, server, reasons, used_tcp = await _ask(qname, rdtype, ctx)
         tcp = tcp or used_tcp
-        if response is None or response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+        if response is None or response.rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
             return DnsAnswer(
                 key.name,
                 key.rdtype,
@@ -257,42 +336,42 @@ async def probe_dns(key: DnsQuery, ctx: ProbeContext) -> DnsAnswer:
                 used_tcp=tcp,
             )
         # Walk the answer section from the name asked, through any CNAMEs, to the final RRset.
-        owner = dns.name.from_text(qname)
-        final = None
+        owner = _wire_text(qname)
+        final: list[dnswire.Record] = []
         for _ in range(MAX_CNAME_HOPS + 1):
-            final = response.get_rrset(response.answer, owner, dns.rdataclass.IN, rdtype)
-            if final is not None:
+            final = _rrset(response, owner, rdtype)
+            if final:
                 break
-            alias = response.get_rrset(response.answer, owner, dns.rdataclass.IN, dns.rdatatype.CNAME)
-            if alias is None:
+            alias = _rrset(response, owner, dnswire.CNAME)
+            if not alias:
                 break
             owner = alias[0].target
-            chain.append(_norm(owner))
-        if final is not None:
+            chain.append(owner)
+        if final:
             srv: tuple[SrvRecord, ...] = ()
             addrs: tuple[str, ...] = ()
-            if rdtype == dns.rdatatype.SRV:
+            if rdtype == dnswire.SRV:
                 srv = tuple(
                     sorted(
-                        (SrvRecord(r.priority, r.weight, r.port, _norm(r.target)) for r in final),
+                        (SrvRecord(r.priority, r.weight, r.port, r.target) for r in final),
                         key=lambda s: (s.priority, -s.weight, s.target),
                     )
                 )
-            elif rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+            elif rdtype in (dnswire.A, dnswire.AAAA):
                 addrs = tuple(sorted(r.address for r in final))
             return DnsAnswer(
                 key.name,
                 key.rdtype,
                 DnsStatus.OK,
-                records=tuple(sorted(r.to_text() for r in final)),
+                records=tuple(sorted(r.text for r in final)),
                 srv=srv,
                 addresses=addrs,
                 cname_chain=tuple(chain),
                 server=server,
-                ttl=final.ttl,
+                ttl=min(r.ttl for r in final),
                 used_tcp=tcp,
             )
-        if response.rcode() == dns.rcode.NXDOMAIN:
+        if response.rcode == dns.rcode.NXDOMAIN:
             return DnsAnswer(
                 key.name,
                 key.rdtype,
@@ -302,8 +381,8 @@ async def probe_dns(key: DnsQuery, ctx: ProbeContext) -> DnsAnswer:
                 reason=f"{server}: NXDOMAIN" + (f" for {chain[-1]}" if chain else ""),
                 used_tcp=tcp,
             )
-        if chain and _norm(owner) != _norm(qname):
-            qname = _norm(owner)  # the server gave the alias but not its target: ask for the target
+        if chain and owner != _wire_text(qname):
+            qname = owner  # the server gave the alias but not its target: ask for the target
             continue
         return DnsAnswer(
             key.name,
