@@ -452,7 +452,8 @@ class ProbeContext:
 
 
 class FactStore:
-    """A memo of facts as futures keyed by the question: each question is asked once per audit."""
+    """A memo of facts keyed by the question: each question is asked once per audit. A question in flight is
+    a future (its waiters share it), an answered one its value."""
 
     def __init__(self, probes: Mapping[type[FactKey[Any]], Probe], options: AuditOptions) -> None:
         self._probes = dict(probes)
@@ -469,12 +470,14 @@ class FactStore:
         # the main handshake) start at once, so a running probe never waits for a queued one.
         self.max_running = max(64, 2 * options.limits.concurrency)
         self._running = 0
-        self._queued: collections.deque[tuple[Probe, FactKey[Any], asyncio.Future[Any]]] = collections.deque()
+        self._queued: collections.deque[FactKey[Any]] = collections.deque()
+        self._waiting: dict[FactKey[Any], tuple[Probe, asyncio.Future[Any]]] = {}  # queued, not started
 
     def close(self) -> None:
         """Cancel probes still running (the audit's deadline passed): nothing outlives the audit."""
-        while self._queued:
-            _probe, key, fut = self._queued.popleft()
+        self._queued.clear()
+        waiting, self._waiting = self._waiting, {}
+        for key, (_probe, fut) in waiting.items():
             if not fut.done():
                 fut.set_exception(ProbeCrash(f"{key.describe()}: cancelled"))
         for task in list(self._tasks):
@@ -498,7 +501,13 @@ class FactStore:
             if nested or self._running < self.max_running:
                 self._start(probe, key, fut)
             else:
-                self._queued.append((probe, key, fut))
+                self._waiting[key] = (probe, fut)
+                self._queued.append(key)
+        elif nested and key in self._waiting:
+            # a running probe needs a question a check queued: start it now, or the probe could wait for a
+            # queue that only moves when probes (this one among them) finish
+            probe, fut = self._waiting.pop(key)
+            self._start(probe, key, fut)
         return fut
 
     def _start(self, probe: Probe, key: FactKey[Any], fut: asyncio.Future[Any]) -> None:
@@ -512,7 +521,11 @@ class FactStore:
         _consume(task)
         self._running -= 1
         while self._queued and self._running < self.max_running:
-            probe, key, fut = self._queued.popleft()
+            key = self._queued.popleft()
+            entry = self._waiting.pop(key, None)
+            if entry is None:
+                continue  # started early by a probe that needed it
+            probe, fut = entry
             if not fut.done():
                 self._start(probe, key, fut)
 

@@ -159,3 +159,26 @@ def test_equal_http_headers_are_one_object() -> None:
     assert one is not None and two is not None
     assert one[2] == (("Server", "nginx"), ("Content-Length", "0"))
     assert one[2] is two[2]
+
+
+def test_a_probe_needing_a_question_a_check_queued_starts_it() -> None:
+    """Checks queue Leaf(n) behind Parent(n); each Parent probe then needs its Leaf: it must start at once."""
+
+    async def main() -> list[int]:
+        async def leaf(key: Leaf, ctx: ProbeContext) -> int:
+            await asyncio.sleep(0)
+            return key.n
+
+        async def parent(key: Parent, ctx: ProbeContext) -> int:
+            return 1 + await ctx.fact(Leaf(key.n))
+
+        store = FactStore({Leaf: leaf, Parent: parent}, build_options())
+        store.max_running = 2
+        keys: list[Any] = [Parent(0), Parent(1), *(Leaf(i) for i in range(10))]
+        try:
+            async with asyncio.timeout(5):
+                return await store.get_many(keys)
+        finally:
+            store.close()
+
+    assert asyncio.run(main()) == [1, 2, *range(10)]
