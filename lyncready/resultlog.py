@@ -42,8 +42,11 @@ class ResultLog:
         self._memory: list[Result] = []
         self._meta: list[ResultMeta] = []
         self._file: IO[bytes] | None = None
-        self._offsets = array("q")  # where spilled result i starts; the next one (or the end) ends it
+        # result i: in memory at _memory[-1 - _where[i]] when _where[i] < 0, else _size[i] bytes at _where[i]
+        self._where = array("q")
+        self._size = array("q")
         self._end = 0
+        self.spill_error = ""  # why spilling stopped (the disk is full...): the rest stays in memory
 
     def __len__(self) -> int:
         return len(self._meta)
@@ -53,28 +56,37 @@ class ResultLog:
         return self._file is not None
 
     def append(self, result: Result) -> None:
-        self._meta.append(meta_of(result))
-        if len(self._memory) < self.spill_after and self._file is None:
-            self._memory.append(result)
-            return
+        meta = meta_of(result)
+        if len(self._memory) >= self.spill_after and not self.spill_error:
+            try:
+                self._spill(result)
+            except (OSError, pickle.PicklingError, TypeError, AttributeError) as exc:
+                self.spill_error = f"results kept in memory: cannot write them to a temporary file: {exc}"
+            else:
+                self._meta.append(meta)
+                return
+        self._memory.append(result)
+        self._where.append(-len(self._memory))
+        self._size.append(0)
+        self._meta.append(meta)
+
+    def _spill(self, result: Result) -> None:
+        data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
         if self._file is None:
             self._file = tempfile.TemporaryFile(prefix="lyncready-results-")  # noqa: SIM115 (lives with the report)
-        data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
         self._file.seek(self._end)
         self._file.write(data)
-        self._offsets.append(self._end)
+        self._where.append(self._end)
+        self._size.append(len(data))
         self._end += len(data)
 
     def get(self, i: int) -> Result:
-        n = len(self._memory)
-        if i < n:
-            return self._memory[i]
-        j = i - n
-        start = self._offsets[j]
-        stop = self._offsets[j + 1] if j + 1 < len(self._offsets) else self._end
+        where = self._where[i]
+        if where < 0:
+            return self._memory[-1 - where]
         assert self._file is not None
-        self._file.seek(start)
-        result: Result = pickle.loads(self._file.read(stop - start))
+        self._file.seek(where)
+        result: Result = pickle.loads(self._file.read(self._size[i]))
         return result
 
     def meta(self, i: int) -> ResultMeta:
@@ -84,7 +96,7 @@ class ResultLog:
         """All results sorted by key(meta): a tuple when they are all in memory, else a SpilledResults."""
         order = sorted(range(len(self._meta)), key=lambda i: key(self._meta[i]))
         if self._file is None:
-            return tuple(self._memory[i] for i in order)
+            return tuple(self.get(i) for i in order)
         return SpilledResults(self, array("q", order))
 
     def close(self) -> None:

@@ -191,7 +191,8 @@ class Audit:
             checks=tuple(c.meta for c in self.checks),
             targets=tuple(sorted(discovered.values(), key=lambda t: (KIND_ORDER[t.kind], t.name, t.port or 0))),
             results=results,
-            notes=tuple(f"{p.plugin}: {p.message}" for p in self.registry.problems),
+            notes=tuple(f"{p.plugin}: {p.message}" for p in self.registry.problems)
+            + ((self.results.spill_error,) if self.results.spill_error else ()),
         )
 
     async def _produce(self, kind: TargetKind, queue: asyncio.Queue[_Job | None]) -> None:

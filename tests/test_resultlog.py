@@ -81,3 +81,23 @@ def test_an_audit_spills_past_the_threshold(monkeypatch: pytest.MonkeyPatch, rep
     key = [(r.check_id, r.target.split(":")[0], r.status) for r in report.results]  # another lab: other ports
     assert [(r.check_id, r.target.split(":")[0], r.status) for r in spilled.results] == key
     assert spilled.summary == report.summary
+
+
+def test_a_failed_spill_keeps_results_in_memory(report: Report, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = [0]
+    real = ResultLog._spill
+
+    def full_disk(self: ResultLog, result: lyncready.Result) -> None:
+        calls[0] += 1
+        if calls[0] > 2:
+            raise OSError(28, "No space left on device")
+        real(self, result)
+
+    monkeypatch.setattr(ResultLog, "_spill", full_disk)
+    log = ResultLog(spill_after=3)
+    for r in report.results:
+        log.append(r)
+    assert "No space left on device" in log.spill_error
+    assert log.spilled  # two went to the file before the disk filled up
+    view = log.ordered(lambda m: 0)
+    assert list(view) == list(report.results)  # nothing lost, nothing shifted

@@ -226,7 +226,7 @@ def render_html(report: Report, changes: Mapping[ResultKey, ChangeKind] | None =
     """
     checks = {c.id: c for c in report.checks}
     check_order = {cid: i for i, cid in enumerate(checks)}
-    results = report.results
+    results = list(report.results)  # once: a spilled report reads each result back from disk on access
     has_sites = any(r.site for r in results)
     sites = list(dict.fromkeys(r.site for r in results)) if has_sites else []
     site_order = {s: i for i, s in enumerate(sites)}
