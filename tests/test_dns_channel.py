@@ -101,7 +101,7 @@ def test_garbage_with_the_right_id_is_a_malformed_answer() -> None:
     assert ans.reason.startswith(f"127.0.0.1:{port}: malformed answer ("), ans.reason
 
 
-def test_answer_to_another_question_is_a_malformed_answer() -> None:
+def test_answer_to_another_question_is_ignored_then_reported() -> None:
     def other_question(q: bytes) -> list[bytes]:
         query = dns.message.from_wire(q)
         wrong = dns.message.make_query("elsewhere.example.test", "A")
@@ -109,9 +109,51 @@ def test_answer_to_another_question_is_a_malformed_answer() -> None:
         return [answer(wrong.to_wire()).to_wire()]
 
     with udp_server(other_question) as (port, _):
-        (ans,) = ask(port, ["asked.example.test"])
+        (ans,) = ask(port, ["asked.example.test"], timeout=0.3)
     assert ans.status is DnsStatus.ERROR, ans
-    assert "does not respond to the question asked" in ans.reason
+    assert "only answers to another question came back" in ans.reason
+
+
+def test_a_late_answer_to_another_question_does_not_spoil_the_real_one() -> None:
+    def late_then_real(q: bytes) -> list[bytes]:
+        query = dns.message.from_wire(q)
+        late = dns.message.make_query("earlier.example.test", "A")
+        late.id = query.id  # a reply to an earlier query that had the same ID
+        return [answer(late.to_wire(), "198.51.100.9").to_wire(), answer(q).to_wire()]
+
+    with udp_server(late_then_real) as (port, _):
+        (ans,) = ask(port, ["asked.example.test"])
+    assert ans.status is DnsStatus.OK and ans.addresses == ("192.0.2.10",), ans
+
+
+def test_refused_without_a_question_section_is_refused() -> None:
+    def refuse(q: bytes) -> list[bytes]:
+        return [q[:2] + b"\x81\x05" + b"\x00" * 8]  # QR, RD, RA, REFUSED; no question
+
+    with udp_server(refuse) as (port, _):
+        (ans,) = ask(port, ["r.example.test"])
+    assert ans.status is DnsStatus.REFUSED, ans
+
+
+def test_a_lost_socket_is_replaced_for_the_next_query() -> None:
+    with udp_server(lambda q: [answer(q).to_wire()]) as (port, _):
+        options = build_options(nameservers=[f"127.0.0.1:{port}"], timeout=1.0)
+        registry = load_registry(autoload=False)
+
+        async def main() -> tuple[DnsAnswer, DnsAnswer]:
+            store = FactStore(dict(registry.probes), options)
+            try:
+                first = await store.get(DnsQuery("one.example.test", "A"))
+                (channel_future,) = store.context.cache["dns.channels"].values()
+                channel_future.result().transport.abort()  # the socket dies under the audit
+                await asyncio.sleep(0.05)
+                second = await store.get(DnsQuery("two.example.test", "A"))
+                return first, second
+            finally:
+                store.close()
+
+        first, second = asyncio.run(main())
+    assert first.status is DnsStatus.OK and second.status is DnsStatus.OK, (first, second)
 
 
 def test_silence_is_a_timeout_and_the_socket_is_closed_with_the_audit() -> None:

@@ -23,6 +23,7 @@ A, CNAME, AAAA, SRV = 1, 5, 28, 33
 IN = 1
 TYPE_NAMES = {"A": A, "AAAA": AAAA, "CNAME": CNAME, "SRV": SRV}
 _KNOWN = frozenset(TYPE_NAMES.values())
+_NO_QUESTION_NEEDED = frozenset({1, 2, 4, 5})  # FORMERR, SERVFAIL, NOTIMP, REFUSED (as dnspython's is_response)
 _HEADER = struct.Struct("!HHHHHH")
 _RR = struct.Struct("!HHIH")
 _SRV = struct.Struct("!HHH")
@@ -53,6 +54,7 @@ class Response:
 @dataclass(frozen=True, slots=True)
 class Malformed:
     reason: str
+    foreign: bool = False  # well-formed, but the answer to another question (a late reply whose ID was reused)
 
 
 def encode_qname(name: str) -> bytes | None:
@@ -136,17 +138,20 @@ def _parse(wire: bytes, qid: int, qname: str, rdtype: int) -> Response | Malform
         return Malformed(f"{len(wire)} bytes: shorter than a DNS header")
     ident, flags, qd, an, _ns, _ar = _HEADER.unpack_from(wire)
     if ident != qid or not flags & 0x8000:
-        return Malformed("the answer does not respond to the question asked")
+        return Malformed("the answer does not respond to the question asked", foreign=ident != qid)
     opcode = (flags >> 11) & 0xF
     if opcode != 0:
         return None
+    rcode = flags & 0xF
+    if qd == 0 and rcode in _NO_QUESTION_NEEDED:
+        return Response(rcode, bool(flags & 0x0200), ())  # servers may drop the question from these
     if qd != 1:
         return Malformed(f"{qd} questions in the answer (the query asked one)")
     owner, pos = _name(wire, 12)
     qtype, qclass = struct.unpack_from("!HH", wire, pos)
     pos += 4
     if _norm(owner) != _norm(qname) or qtype != rdtype or qclass != IN:
-        return Malformed("the answer does not respond to the question asked")
+        return Malformed("the answer does not respond to the question asked", foreign=True)
     if flags & 0x0200:
         return Response(flags & 0xF, True, ())  # truncated: the caller asks again over TCP
     records: list[Record] = []

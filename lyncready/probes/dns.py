@@ -1,9 +1,10 @@
 """DNS probes: ask the audit's nameservers directly, so every rcode is seen as the phone would see it.
 
-We send our own queries (dnspython ``asyncquery``) instead of using a stub resolver, because a
-resolver folds SERVFAIL, REFUSED and timeouts into one exception, while an admin needs to know
-which one happened and from which server. UDP first, TCP when the answer is truncated; CNAME
-chains are followed; each nameserver is tried in turn, like a phone's resolver does.
+We send our own queries instead of using a stub resolver, because a resolver folds SERVFAIL,
+REFUSED and timeouts into one exception, while an admin needs to know which one happened and from
+which server. UDP first (one connected socket per nameserver, queries built and read by
+:mod:`lyncready.codecs.dnswire`, dnspython for what it leaves), TCP through dnspython when the answer
+is truncated; CNAME chains are followed; each nameserver is tried in turn, like a phone's resolver does.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import ipaddress
 import random
 import socket
+from collections.abc import Callable
 from typing import Any, cast
 
 import dns.asyncquery
@@ -63,14 +65,19 @@ def _form_error(text: str) -> dns.exception.DNSException:
     return dns.exception.FormError(text)  # type: ignore[no-untyped-call]
 
 
+class _Foreign(Exception):
+    """A well-formed answer to another question (a late reply to a query whose ID is now reused)."""
+
+
 class _Question:
     """One query in flight: its wire form, and how to read its answer."""
 
-    __slots__ = ("fut", "message", "name", "rdtype", "wire")
+    __slots__ = ("foreign", "fut", "message", "name", "rdtype", "wire")
 
     def __init__(self, name: str, rdtype: int, qid: int) -> None:
         self.name = name
         self.rdtype = rdtype
+        self.foreign = ""  # set when only answers to another question came with this ID
         self.fut: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
         wire = dnswire.build_query(qid, name, rdtype)
         self.message: dns.message.Message | None = None
@@ -84,6 +91,8 @@ class _Question:
         if self.message is None:
             parsed = dnswire.parse_response(data, qid, self.name, self.rdtype)
             if isinstance(parsed, dnswire.Malformed):
+                if parsed.foreign:
+                    raise _Foreign(parsed.reason)
                 raise _form_error(parsed.reason)
             if parsed is not None:
                 if parsed.truncated:
@@ -97,7 +106,7 @@ class _Question:
         except Exception as exc:  # garbage that dnspython's parser did not expect: still a malformed answer
             raise _form_error(f"{type(exc).__name__}: {exc}") from None
         if not self.message.is_response(response):
-            raise _form_error("the answer does not respond to the question asked")
+            raise _Foreign("the answer does not respond to the question asked")
         return from_message(response)
 
 
@@ -144,13 +153,16 @@ class _UdpChannel(asyncio.DatagramProtocol):
     Connected, so the ICMP port-unreachable of a closed port comes back at once as
     ConnectionRefusedError instead of a timeout; shared, so a thousand queries cost one socket
     instead of a thousand. A datagram whose ID no waiting query has (a late answer to a query that
-    timed out) is dropped; one whose ID matches is that query's answer, malformed or not.
+    timed out) is dropped, and so is a well-formed answer to another question (a late answer whose ID
+    was reused): the query waits on, and if nothing else comes it fails as answered for another question.
+    A datagram with a waiting query's ID that is not a well-formed answer is that query's (malformed) answer.
     """
 
     def __init__(self) -> None:
         self.transport: asyncio.DatagramTransport | None = None
         self._waiting: dict[int, _Question] = {}
         self._closed: BaseException | None = None
+        self.on_lost: Callable[[], None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)  # not a subclass of it on Python 3.11
@@ -164,6 +176,8 @@ class _UdpChannel(asyncio.DatagramProtocol):
             return
         try:
             question.fut.set_result(question.answer(data, qid))
+        except _Foreign as exc:
+            question.foreign = str(exc)
         except dns.exception.DNSException as exc:
             question.fut.set_exception(exc)
 
@@ -176,6 +190,8 @@ class _UdpChannel(asyncio.DatagramProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = exc or ConnectionAbortedError("the DNS socket was closed")
         self.error_received(self._closed)
+        if self.on_lost is not None:
+            self.on_lost()  # the next query opens a new socket
 
     async def ask(self, name: str, rdtype: int, seconds: float) -> tuple[Response, int]:
         """Send and wait for the answer: (answer, query id). dns.exception.Timeout when none comes within
@@ -193,6 +209,8 @@ class _UdpChannel(asyncio.DatagramProtocol):
                 async with asyncio.timeout(seconds):
                     return await question.fut, qid
             except TimeoutError:
+                if question.foreign:
+                    raise _form_error(f"only answers to another question came back: {question.foreign}") from None
                 raise dns.exception.Timeout(timeout=seconds) from None  # type: ignore[no-untyped-call]
         finally:
             self._waiting.pop(qid, None)
@@ -222,6 +240,12 @@ async def _channel(ns: Nameserver, ctx: ProbeContext) -> _UdpChannel:
             raise
         fut.set_result(channel)
         ctx.on_close(channel.close)
+
+        def forget() -> None:
+            if channels.get(key) is fut:
+                del channels[key]
+
+        channel.on_lost = forget
         return channel
     return await asyncio.shield(fut)
 
