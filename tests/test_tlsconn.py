@@ -227,3 +227,23 @@ def test_handshake_work_runs_in_a_worker_thread(leaf: trustme.LeafCert, ca_bundl
     assert hs.verified is True
     assert seen[0] == threading.main_thread().name  # the ClientHello
     assert any(name.startswith("lyncready-tls") for name in seen[1:]), seen
+
+
+def test_a_server_name_that_is_no_host_name_is_a_tls_error() -> None:
+    def idle(conn: socket.socket) -> None:
+        conn.recv(10)
+
+    options = build_options(timeout=2.0)
+    registry = load_registry(autoload=False)
+    with tcp_server(idle) as port:
+
+        async def main() -> TlsHandshake:
+            store = FactStore(dict(registry.probes), options)
+            try:
+                return await store.get(TlsQuery("127.0.0.1", port, "bad..name"))
+            finally:
+                store.close()
+
+        hs = asyncio.run(main())
+    assert hs.status is ConnStatus.TLS_ERROR, hs
+    assert "cannot send 'bad..name' as the TLS server name" in hs.reason

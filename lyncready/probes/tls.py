@@ -123,6 +123,8 @@ async def _handshake(
         return ConnStatus.RESET, f"{address}:{port} reset the connection during the handshake", None, None
     except OSError as exc:
         return ConnStatus.ERROR, f"{address}:{port}: {exc.strerror or exc}", None, None
+    except ValueError as exc:  # an SNI that is no host name (UnicodeError included)
+        return ConnStatus.TLS_ERROR, f"cannot send {sni!r} as the TLS server name: {exc}", None, None
     return ConnStatus.OK, "", conn.sslobj, conn
 
 

@@ -95,12 +95,12 @@ class TlsConnection:
         cls, address: str, port: int, sni: str, context: ssl.SSLContext, *, offload: bool = True
     ) -> TlsConnection:
         """Connect and handshake. Raises what ``asyncio.open_connection`` would: OSError subclasses
-        (refused, reset, unreachable), ``ssl.SSLCertVerificationError``, ``ssl.SSLError``. The caller
-        bounds the time (``asyncio.timeout``)."""
+        (refused, reset, unreachable), ``ssl.SSLCertVerificationError``, ``ssl.SSLError``, and ValueError
+        for an SNI that is no host name. The caller bounds the time (``asyncio.timeout``)."""
         loop = asyncio.get_running_loop()
-        _transport, pipe = await loop.create_connection(_Pipe, address, port)
         incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
         sslobj = context.wrap_bio(incoming, outgoing, server_side=False, server_hostname=sni or None)
+        _transport, pipe = await loop.create_connection(_Pipe, address, port)
         conn = cls(pipe, sslobj, incoming, outgoing)
         try:
             await conn._handshake(offload)
@@ -177,7 +177,11 @@ class TlsConnection:
                     return False
                 await self._pipe.wait()
                 continue
-            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            except ssl.SSLZeroReturnError:
+                return False
+            except ssl.SSLEOFError:
+                if isinstance(self._pipe.error, OSError):
+                    raise self._pipe.error from None  # a reset, not a clean end
                 return False
             if not chunk:
                 return False

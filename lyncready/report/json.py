@@ -29,7 +29,7 @@ from ..model import (
     to_jsonable,
 )
 
-__all__ = ["render_json", "report_from_dict", "report_to_dict"]
+__all__ = ["iter_json", "render_json", "report_from_dict", "report_to_dict"]
 
 TOOL_NAME = "lyncready"
 
