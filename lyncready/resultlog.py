@@ -99,10 +99,6 @@ class ResultLog:
             return tuple(self.get(i) for i in order)
         return SpilledResults(self, array("q", order))
 
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-
 
 class SpilledResults(Sequence[Result]):
     """A report's results read back from a :class:`ResultLog` on access, in the report's order.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ssl
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,14 +24,11 @@ from typing import TypeVar, cast
 
 T = TypeVar("T")
 
-_POOL: list[ThreadPoolExecutor] = []
 
-
+@functools.cache
 def _pool() -> ThreadPoolExecutor:
-    if not _POOL:
-        # two threads: OpenSSL work runs beside the event loop; more would only contend on a small machine
-        _POOL.append(ThreadPoolExecutor(max_workers=2, thread_name_prefix="lyncready-tls"))
-    return _POOL[0]
+    # two threads: OpenSSL work runs beside the event loop; more would only contend on a small machine
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="lyncready-tls")
 
 
 class _Pipe(asyncio.Protocol):
