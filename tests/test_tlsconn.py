@@ -210,7 +210,7 @@ def test_handshake_work_runs_in_a_worker_thread(leaf: trustme.LeafCert, ca_bundl
     seen: list[str] = []
     real = TlsConnection._handshake
 
-    async def spy(self: TlsConnection, offload: bool) -> None:
+    async def spy(self: TlsConnection) -> None:
         original = self.sslobj.do_handshake
 
         def recording() -> None:
@@ -218,7 +218,7 @@ def test_handshake_work_runs_in_a_worker_thread(leaf: trustme.LeafCert, ca_bundl
             original()
 
         self.sslobj.do_handshake = recording  # type: ignore[method-assign]
-        await real(self, offload)
+        await real(self)
 
     with tcp_server(_tls_answering(leaf, b"")) as port, pytest.MonkeyPatch.context() as mp:
         mp.setattr(TlsConnection, "_handshake", spy)

@@ -21,8 +21,7 @@ __all__ = ["AAAA", "CNAME", "SRV", "A", "Malformed", "Record", "Response", "buil
 
 A, CNAME, AAAA, SRV = 1, 5, 28, 33
 IN = 1
-TYPE_NAMES = {"A": A, "AAAA": AAAA, "CNAME": CNAME, "SRV": SRV}
-_KNOWN = frozenset(TYPE_NAMES.values())
+_KNOWN = frozenset({A, AAAA, CNAME, SRV})
 _NO_QUESTION_NEEDED = frozenset({1, 2, 4, 5})  # FORMERR, SERVFAIL, NOTIMP, REFUSED (as dnspython's is_response)
 _HEADER = struct.Struct("!HHHHHH")
 _RR = struct.Struct("!HHIH")

@@ -193,9 +193,9 @@ class _UdpChannel(asyncio.DatagramProtocol):
         if self.on_lost is not None:
             self.on_lost()  # the next query opens a new socket
 
-    async def ask(self, name: str, rdtype: int, seconds: float) -> tuple[Response, int]:
-        """Send and wait for the answer: (answer, query id). dns.exception.Timeout when none comes within
-        seconds, dns.message.Truncated when the answer must be asked again over TCP."""
+    async def ask(self, name: str, rdtype: int, seconds: float) -> Response:
+        """Send and wait for the answer. dns.exception.Timeout when none comes within seconds,
+        dns.message.Truncated when the answer must be asked again over TCP."""
         if self._closed is not None or self.transport is None:
             raise ConnectionAbortedError("the DNS socket was closed")
         qid = random.getrandbits(16)
@@ -207,7 +207,7 @@ class _UdpChannel(asyncio.DatagramProtocol):
             self.transport.sendto(question.wire)
             try:
                 async with asyncio.timeout(seconds):
-                    return await question.fut, qid
+                    return await question.fut
             except TimeoutError:
                 if question.foreign:
                     raise _form_error(f"only answers to another question came back: {question.foreign}") from None
@@ -265,7 +265,7 @@ async def _ask(qname: str, rdtype: int, ctx: ProbeContext) -> tuple[Response | N
                     continue
                 channel = await _channel(ns, ctx)
                 try:
-                    response, _qid = await channel.ask(qname, rdtype, ctx.timeout)
+                    response = await channel.ask(qname, rdtype, ctx.timeout)
                     used_tcp = False
                 except dns.message.Truncated:
                     # the retry over TCP has its own failures: told apart, since the UDP port did answer

@@ -89,9 +89,7 @@ class TlsConnection:
     # -- opening ------------------------------------------------------------------------------
 
     @classmethod
-    async def open(
-        cls, address: str, port: int, sni: str, context: ssl.SSLContext, *, offload: bool = True
-    ) -> TlsConnection:
+    async def open(cls, address: str, port: int, sni: str, context: ssl.SSLContext) -> TlsConnection:
         """Connect and handshake. Raises what ``asyncio.open_connection`` would: OSError subclasses
         (refused, reset, unreachable), ``ssl.SSLCertVerificationError``, ``ssl.SSLError``, and ValueError
         for an SNI that is no host name. The caller bounds the time (``asyncio.timeout``)."""
@@ -101,19 +99,19 @@ class TlsConnection:
         _transport, pipe = await loop.create_connection(_Pipe, address, port)
         conn = cls(pipe, sslobj, incoming, outgoing)
         try:
-            await conn._handshake(offload)
+            await conn._handshake()
         except BaseException:
             conn.abort()
             raise
         return conn
 
-    async def _handshake(self, offload: bool) -> None:
+    async def _handshake(self) -> None:
         loop = asyncio.get_running_loop()
         first = True
         while True:
             self._feed()
             try:
-                if first or not offload:
+                if first:
                     # the ClientHello costs little; the server's flight (certificate parsing, signature
                     # checks) is the expensive step, and runs in a worker thread
                     self.sslobj.do_handshake()
